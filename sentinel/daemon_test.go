@@ -1,0 +1,346 @@
+package sentinel
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/imsentinel/imsentinel/probe"
+	"github.com/imsentinel/imsentinel/quorum/store"
+	"github.com/imsentinel/imsentinel/sentinel/config"
+)
+
+// fakeFleet is a scripted set of instances: which answer, their roles and
+// the replicas they report. Safe for concurrent use by probe loops.
+type fakeFleet struct {
+	mu       sync.Mutex
+	down     map[string]bool
+	role     map[string]probe.Role
+	replicas map[string][]string
+	probed   map[string]int
+}
+
+func newFakeFleet() *fakeFleet {
+	return &fakeFleet{down: map[string]bool{}, role: map[string]probe.Role{},
+		replicas: map[string][]string{}, probed: map[string]int{}}
+}
+
+func (f *fakeFleet) setDown(addr string, down bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.down[addr] = down
+}
+
+func (f *fakeFleet) probes(addr string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.probed[addr]
+}
+
+func (f *fakeFleet) newProber(t probe.Target) probe.Prober { return &fakeProber{f: f, t: t} }
+
+type fakeProber struct {
+	f *fakeFleet
+	t probe.Target
+}
+
+func (p *fakeProber) Probe(ctx context.Context) probe.Observation {
+	p.f.mu.Lock()
+	defer p.f.mu.Unlock()
+	p.f.probed[p.t.Address]++
+	obs := probe.Observation{Instance: p.t.Address, At: time.Now()}
+	if p.f.down[p.t.Address] {
+		obs.Error = "connection refused"
+		return obs
+	}
+	obs.Reachable, obs.RTT = true, time.Millisecond
+	obs.Role = p.f.role[p.t.Address]
+	obs.Replicas = append([]string(nil), p.f.replicas[p.t.Address]...)
+	return obs
+}
+
+func (p *fakeProber) Close() error { return nil }
+
+// memJournal records journal entries in memory.
+type memJournal struct {
+	mu      sync.Mutex
+	entries []store.Entry
+}
+
+func (j *memJournal) Append(e store.Entry) (uint64, error) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.entries = append(j.entries, e)
+	return uint64(len(j.entries)), nil
+}
+
+func (j *memJournal) types() []string {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	var out []string
+	for _, e := range j.entries {
+		out = append(out, e.Type+" "+string(e.Detail))
+	}
+	return out
+}
+
+func testConfig(dataDir string) config.Config {
+	cfg := config.DefaultConfig()
+	cfg.Sentinel = config.Sentinel{ID: "s1", DataDir: dataDir}
+	cfg.Fleet = config.Fleet{Name: "test", Members: []config.Member{{ID: "s1", Address: "127.0.0.1:7001"}}}
+	cfg.Gossip.Bind = "127.0.0.1:7001"
+	cfg.Detection = config.Detection{ProbeInterval: 200 * time.Millisecond, ProbeTimeout: 100 * time.Millisecond,
+		MinDownAfter: time.Second, DownAfter: 5 * time.Second, OpinionTTL: 3 * time.Second}
+	a := config.DefaultCluster()
+	a.Name, a.Kind, a.Primary, a.Quorum = "sessions", "redis", "10.0.0.1:6379", 1
+	b := config.DefaultCluster()
+	b.Name, b.Kind, b.Primary, b.Quorum = "other", "redis", "10.0.9.1:6379", 1
+	b.Replicas = []string{"10.0.9.2:6379"}
+	cfg.Clusters = []config.ClusterConfig{a, b}
+	return cfg
+}
+
+func instanceView(v *ClusterView, addr string) (InstanceView, bool) {
+	for _, in := range v.Instances {
+		if in.Address == addr {
+			return in, true
+		}
+	}
+	return InstanceView{}, false
+}
+
+// The cluster monitor, in virtual time: discovers replicas, keeps another
+// cluster's address out, and turns a dead replica SDOWN and back, writing
+// each transition to the journal. synctest also proves every goroutine it
+// started has stopped when run returns.
+func TestClusterMonitorDetectsAndDiscovers(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		fleet := newFakeFleet()
+		fleet.role["10.0.0.1:6379"] = probe.RolePrimary
+		fleet.replicas["10.0.0.1:6379"] = []string{"10.0.0.2:6379", "10.0.9.2:6379"}
+		fleet.role["10.0.0.2:6379"] = probe.RoleReplica
+
+		d, err := New(testConfig(t.TempDir()), Options{
+			Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), NewProber: fleet.newProber})
+		if err != nil {
+			t.Fatal(err)
+		}
+		j := &memJournal{}
+		d.journal = j
+		m, err := newClusterMonitor(d.cfg.Clusters[0], d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan struct{})
+		go func() { m.run(ctx); close(done) }()
+
+		time.Sleep(3 * time.Second) // virtual: 15 probe rounds
+		synctest.Wait()
+		v := m.view.Load()
+		rep, ok := instanceView(v, "10.0.0.2:6379")
+		if !ok || rep.Source != SourceDiscovered || rep.DiscoveredFrom != "10.0.0.1:6379" || rep.SDOWN {
+			t.Fatalf("discovered replica = %+v (found %v), want discovered from the primary, not SDOWN", rep, ok)
+		}
+		if _, probed := instanceView(v, "10.0.9.2:6379"); probed || fleet.probes("10.0.9.2:6379") != 0 {
+			t.Errorf("10.0.9.2:6379 belongs to cluster other, but cluster sessions probes it")
+		}
+		if len(v.Conditions) != 1 || v.Conditions[0].Name != CondForeignInstance || v.Conditions[0].Instance != "10.0.9.2:6379" {
+			t.Errorf("conditions = %+v, want one %s for 10.0.9.2:6379", v.Conditions, CondForeignInstance)
+		}
+
+		fleet.setDown("10.0.0.2:6379", true)
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			time.Sleep(100 * time.Millisecond)
+			if rep, _ := instanceView(m.view.Load(), "10.0.0.2:6379"); rep.SDOWN {
+				if rep.Detector.Misses < 2 {
+					t.Errorf("SDOWN after %d misses, want at least 2", rep.Detector.Misses)
+				}
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("replica not SDOWN 10s after it went down: %+v", rep)
+			}
+		}
+		if v := m.view.Load(); v.State != StateOK {
+			t.Errorf("cluster state = %s with only a replica down, want %s", v.State, StateOK)
+		}
+
+		fleet.setDown("10.0.0.2:6379", false)
+		time.Sleep(time.Second)
+		if rep, _ := instanceView(m.view.Load(), "10.0.0.2:6379"); rep.SDOWN {
+			t.Errorf("replica still SDOWN a second after it answers again: %+v", rep.Detector)
+		}
+
+		fleet.setDown("10.0.0.1:6379", true)
+		time.Sleep(6 * time.Second) // past down_after
+		if v := m.view.Load(); v.State != StateSDOWN {
+			t.Errorf("cluster state = %s with the primary down 6s, want %s", v.State, StateSDOWN)
+		}
+
+		cancel()
+		<-done
+
+		got := strings.Join(j.types(), "\n")
+		for _, want := range []string{
+			`discovered {"from":"10.0.0.1:6379","instance":"10.0.0.2:6379"}`,
+			`condition {"condition":"InstanceOfAnotherCluster"`,
+			`sdown {"instance":"10.0.0.2:6379"`,
+			`sdown-cleared {"instance":"10.0.0.2:6379","role":"replica"}`,
+			`sdown {"instance":"10.0.0.1:6379"`,
+		} {
+			if !strings.Contains(got, want) {
+				t.Errorf("journal lacks %s\njournal:\n%s", want, got)
+			}
+		}
+	})
+}
+
+// A stalled daemon (every timer late, as after SIGSTOP) does not declare
+// instances down when it wakes (DESIGN.md §5.11).
+func TestClusterMonitorStallIsNotFailure(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		fleet := newFakeFleet()
+		fleet.role["10.0.0.1:6379"] = probe.RolePrimary
+		d, err := New(testConfig(t.TempDir()), Options{
+			Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), NewProber: fleet.newProber})
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := newClusterMonitor(d.cfg.Clusters[0], d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(t.Context())
+		defer cancel()
+		// Drive the monitor by hand: its state is touched by this goroutine
+		// only, as run would.
+		now := time.Now()
+		m.add(ctx, "10.0.0.1:6379", SourceConfig, "", now)
+		in := m.instances["10.0.0.1:6379"]
+		due := now
+		for range 10 { // steady, on time
+			in.detector.Record(probe.Round{Due: due, Start: due, End: due.Add(time.Millisecond), OK: true, RTT: time.Millisecond})
+			due = due.Add(200 * time.Millisecond)
+		}
+		// The process stops for 5s; the first round after it is late and
+		// fails (the connection was reset meanwhile), the next succeed.
+		late := due.Add(5 * time.Second)
+		in.detector.Record(probe.Round{Due: due, Start: late, End: late.Add(100 * time.Millisecond)})
+		m.assess(late.Add(150 * time.Millisecond))
+		if in.sdown {
+			t.Fatalf("SDOWN after a stall of this process: %s", in.assessment.Reason)
+		}
+		cancel()
+		m.wg.Wait()
+	})
+}
+
+// Run serves the API, answers 404 with a reason, refuses a second daemon on
+// the same data_dir, and stops every goroutine when its context ends.
+func TestDaemonRunServesAPIAndStops(t *testing.T) {
+	before := runtime.NumGoroutine()
+	fleet := newFakeFleet()
+	fleet.role["10.0.0.1:6379"] = probe.RolePrimary
+	dir := t.TempDir()
+	cfg := testConfig(dir)
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := New(cfg, Options{Logger: logger, NewProber: fleet.newProber, Listener: ln})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() { errc <- d.Run(ctx) }()
+	base := "http://" + ln.Addr().String()
+
+	var health Health
+	waitGet(t, base+"/healthz", http.StatusOK, &health)
+	if health.Status != "ok" || health.Sentinel != "s1" {
+		t.Errorf("healthz = %+v", health)
+	}
+	var list ClustersResponse
+	waitGet(t, base+"/v1/clusters", http.StatusOK, &list)
+	if len(list.Clusters) != 2 || list.Clusters[0].Name != "sessions" || list.Clusters[1].Name != "other" {
+		t.Errorf("clusters = %+v, want sessions and other in config order", list.Clusters)
+	}
+	var one ClusterView
+	waitGet(t, base+"/v1/clusters/other", http.StatusOK, &one)
+	if one.Name != "other" || one.Kind != "redis" {
+		t.Errorf("cluster other = %+v", one)
+	}
+	var apiErr map[string]string
+	waitGet(t, base+"/v1/clusters/nope", http.StatusNotFound, &apiErr)
+	if !strings.Contains(apiErr["error"], "no cluster named nope") {
+		t.Errorf("404 body = %v, want a reason", apiErr)
+	}
+
+	// A second daemon on the same data_dir fails fast with a clear message.
+	d2, err := New(cfg, Options{Logger: logger, NewProber: fleet.newProber})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = d2.Run(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "in use by another imsentinel") {
+		t.Errorf("second daemon on the same data_dir: %v, want an 'in use' error", err)
+	}
+
+	cancel()
+	select {
+	case err := <-errc:
+		if err != nil {
+			t.Errorf("Run after cancel: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("Run did not return 30s after its context ended")
+	}
+	// Every goroutine the daemon started is gone (the HTTP client's idle
+	// connections are closed first).
+	http.DefaultClient.CloseIdleConnections()
+	deadline := time.Now().Add(10 * time.Second)
+	for runtime.NumGoroutine() > before {
+		if time.Now().After(deadline) {
+			buf := make([]byte, 1<<16)
+			t.Fatalf("%d goroutines left after Run, %d before:\n%s", runtime.NumGoroutine(), before,
+				buf[:runtime.Stack(buf, true)])
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func waitGet(t *testing.T, url string, status int, into any) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get(url)
+		if err == nil {
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != status {
+				t.Fatalf("GET %s = %d %s, want %d", url, resp.StatusCode, body, status)
+			}
+			if err := json.Unmarshal(body, into); err != nil {
+				t.Fatalf("GET %s: decode %s: %v", url, body, err)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("GET %s: %v", url, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

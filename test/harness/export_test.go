@@ -1,0 +1,4 @@
+package harness
+
+// RequireDecision exposes requireDecision to the external tests.
+var RequireDecision = requireDecision
