@@ -17,7 +17,7 @@ UNIT_PKGS = $(shell $(GO) list ./... | grep -v '/test/')
 # End-to-end packages start real servers: one package at a time (DESIGN.md §8).
 E2E_PKGS  = $(shell $(GO) list ./test/...)
 
-.PHONY: all build test test-unit test-e2e demo lint deps bench clean
+.PHONY: all build test test-unit test-e2e test-demo demo lint deps clean
 
 all: build
 
@@ -29,13 +29,17 @@ deps:
 	scripts/install-deps.sh
 	$(GO) mod download
 
-test: deps build lint test-unit test-e2e
+test: deps build lint test-unit test-e2e test-demo
 
 test-unit:
 	$(GO) test -race -count=1 $(UNIT_PKGS)
 
 test-e2e: build
 	IMSENTINEL_BIN=$(BIN)/imsentinel IMCTL_BIN=$(BIN)/imctl $(GO) test -p 1 -count=1 -timeout 20m $(E2E_PKGS)
+
+# The demo, non-interactive: it must run to the end and stop all it started.
+test-demo: build
+	DEMO_PAUSE=0 scripts/demo.sh
 
 demo: deps build
 	scripts/demo.sh

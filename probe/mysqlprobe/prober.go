@@ -107,7 +107,8 @@ func New(t probe.Target) *Prober {
 	return &Prober{t: t, timeout: timeout, db: db}
 }
 
-// Probe runs one round: SELECT 1 (its round trip is the RTT), the server
+// Probe runs one round: SELECT 1 (its round trip is the RTT, which
+// includes dialing when no pooled connection was open), the server
 // variables, every replication channel's status, the registered replicas,
 // and the semi-sync settings and status. It never writes. It returns by
 // ctx's deadline, each statement bounded by the target's timeout.
@@ -115,7 +116,9 @@ func New(t probe.Target) *Prober {
 // Reachable is true when SELECT 1 answered. A failure to read the variables
 // or the channels leaves the role unknown; a failure to read the replicas,
 // semi-sync or (MySQL) heartbeats only leaves those facts out. Each failure
-// is recorded in Error.
+// is recorded in Error. A statement that fails for want of the server (a
+// timeout, a dropped connection) rather than with a server error ends the
+// round, so a server that hangs mid-round costs one timeout, not several.
 func (p *Prober) Probe(ctx context.Context) (obs probe.Observation) {
 	obs = probe.Observation{Instance: p.t.Address, At: time.Now()}
 	var errs []string

@@ -63,7 +63,8 @@ func New(t probe.Target) *Prober {
 	return &Prober{t: t, timeout: timeout, c: c}
 }
 
-// Probe runs one round: PING (its round trip is the RTT), then
+// Probe runs one round: PING (its round trip is the RTT, which includes
+// dialing when no pooled connection was open), then
 // `INFO server replication persistence`, then one CONFIG GET of the settings
 // the daemon audits. It never writes. It returns by ctx's deadline, each
 // call bounded by the target's timeout.
