@@ -3,6 +3,7 @@ package probe
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"time"
 )
 
@@ -101,6 +102,21 @@ type Target struct {
 	// replicas) into addresses this sentinel can reach; the reported form is
 	// kept as the instance's name.
 	AddressMap map[string]string
+}
+
+// String describes the target without its password.
+func (t Target) String() string {
+	return fmt.Sprintf("%s %s %s (dial %s, user %q, timeout %v)", t.Cluster, t.Kind, t.Address, t.Dial, t.Username, t.Timeout)
+}
+
+// GoString keeps %#v from printing the password.
+func (t Target) GoString() string { return "probe.Target{" + t.String() + "}" }
+
+// LogValue keeps slog from printing the password.
+func (t Target) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("cluster", t.Cluster), slog.String("kind", t.Kind.String()),
+		slog.String("instance", t.Address), slog.String("dial", t.Dial), slog.String("user", t.Username),
+		slog.Duration("timeout", t.Timeout))
 }
 
 // Observation is one probe result (DESIGN.md §2). It is a plain value:

@@ -49,11 +49,23 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+# Ports come from below the kernel's ephemeral range, so an outgoing
+# connection cannot take one between the pick and the bind.
+# kill_child PID: kill -9 a child, reap it, and take it off the cleanup list
+# so cleanup never signals a PID that may have been reused.
+kill_child() {
+  kill -KILL "$1"; wait "$1" 2>/dev/null || true
+  local keep=() pid
+  for pid in "${PIDS[@]}"; do [ "$pid" = "$1" ] || keep+=("$pid"); done
+  PIDS=("${keep[@]}")
+}
+
 USED_PORTS=" "
+EPHEMERAL_LOW=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
 free_port() {
   local p
   while :; do
-    p=$(( 20000 + RANDOM % 20000 ))
+    p=$(( 20000 + RANDOM % (EPHEMERAL_LOW - 20000) ))
     case "$USED_PORTS" in *" $p "*) continue ;; esac
     if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
       USED_PORTS+="$p "; echo "$p"; return
@@ -63,7 +75,8 @@ free_port() {
 
 wait_until() { # wait_until SECONDS DESCRIPTION COMMAND... ; fails the demo on timeout
   local secs=$1 what=$2; shift 2
-  for _ in $(seq $((secs * 10))); do
+  local deadline=$((SECONDS + secs))
+  while [ "$SECONDS" -lt "$deadline" ]; do
     if "$@" >/dev/null 2>&1; then return 0; fi
     sleep 0.1
   done
@@ -204,7 +217,7 @@ instance_sdown() { "$BIN/imctl" status | grep -q "127.0.0.1:$1 (SDOWN)"; }
 instance_back() { "$BIN/imctl" status | grep -q "127.0.0.1:$1 (replica)"; }
 
 say "Killing the Redis replica 127.0.0.1:$R2 (kill -9)"
-kill -KILL "$R2_PID"; wait "$R2_PID" 2>/dev/null || true
+kill_child "$R2_PID"
 wait_until 60 "SDOWN of 127.0.0.1:$R2" instance_sdown "$R2"
 "$BIN/imctl" status
 note "The EWMA detector's window adapts to each link; SDOWN needs silence past it and 2 missed rounds."
@@ -218,7 +231,7 @@ wait_until 60 "127.0.0.1:$R2 back" instance_back "$R2"
 pause
 
 say "Killing the MariaDB replica 127.0.0.1:$M2 (kill -9)"
-kill -KILL "$M2_PID"; wait "$M2_PID" 2>/dev/null || true
+kill_child "$M2_PID"
 wait_until 60 "SDOWN of 127.0.0.1:$M2" instance_sdown "$M2"
 "$BIN/imctl" status
 pause

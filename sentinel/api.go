@@ -15,6 +15,12 @@ func (d *Daemon) handler() http.Handler {
 	mux.HandleFunc("GET /healthz", d.getHealth)
 	mux.HandleFunc("GET /v1/clusters", d.getClusters)
 	mux.HandleFunc("GET /v1/clusters/{name}", d.getCluster)
+	for _, path := range []string{"/healthz", "/v1/clusters", "/v1/clusters/{name}"} {
+		mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Allow", "GET, HEAD")
+			writeError(w, http.StatusMethodNotAllowed, r.Method+" "+r.URL.Path+" is not allowed; use GET")
+		})
+	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path+
 			" (see GET /v1/clusters, GET /healthz)")

@@ -19,23 +19,34 @@ import (
 
 // Journal entry types written by the cluster monitor.
 const (
-	EventSDOWN        = "sdown"         // an instance became subjectively down
-	EventSDOWNCleared = "sdown-cleared" // it answers again
-	EventDiscovered   = "discovered"    // a replica was found and is now probed
-	EventCondition    = "condition"     // a condition was raised
+	EventSDOWN            = "sdown"             // an instance became subjectively down
+	EventSDOWNCleared     = "sdown-cleared"     // it answers again
+	EventDiscovered       = "discovered"        // a replica was found and is now probed
+	EventCondition        = "condition"         // a condition was raised
+	EventConditionCleared = "condition-cleared" // its cause is gone
 )
 
 // Condition names raised by the observe-only daemon. Each has a runbook in
-// docs/runbooks/.
+// docs/runbooks/. Conditions are derived from the latest observations on
+// every assessment, so they clear by themselves when the cause is gone.
 const (
 	// CondForeignInstance: an instance reports a replica or primary whose
 	// address belongs to another cluster in the config.
 	CondForeignInstance = "InstanceOfAnotherCluster"
+	// CondPrimaryIsReplica: the primary this sentinel believes in reports
+	// itself a replica: the topology changed outside this fleet
+	// (DESIGN.md §5.9: observe, don't act).
+	CondPrimaryIsReplica = "PrimaryIsReplica"
+	// CondWritableNonPrimary: an instance other than the primary accepts
+	// writes (DESIGN.md §6.4: nodes start fenced).
+	CondWritableNonPrimary = "WritableNonPrimary"
 )
 
-// journal is the part of the state store the monitor writes to.
+// journal takes the entries the monitor records. Record never blocks: the
+// journal is a record, not a decision input, and a slow disk must not stall
+// detection.
 type journal interface {
-	Append(store.Entry) (uint64, error)
+	Record(store.Entry)
 }
 
 // clusterMonitor owns one cluster's state. Only its run goroutine touches
@@ -49,6 +60,7 @@ type clusterMonitor struct {
 	newProber func(probe.Target) probe.Prober
 	registry  *registry
 	journal   journal
+	addrMap   map[string]string // reported → reachable
 	log       *slog.Logger
 	view      atomic.Pointer[ClusterView]
 
@@ -60,14 +72,18 @@ type clusterMonitor struct {
 	wg         sync.WaitGroup
 }
 
-// instance is one instance's state inside its cluster goroutine.
+// instance is one instance's state inside its cluster goroutine. It is
+// named by the address this sentinel reaches it at (DESIGN.md §2), so a
+// server reported under another name (NAT) is still one instance.
 type instance struct {
-	address, dial  string
+	address        string // reachable address: its name
+	reported       string // the form a server reported it in, when different
 	source         string
 	discoveredFrom string
 	detector       *probe.Detector
 	assessment     probe.Assessment
-	last           *probe.Observation
+	last           *probe.Observation // the latest round
+	lastReachable  *probe.Observation // the latest round it answered
 	sdown          bool
 	sdownSince     time.Time
 }
@@ -90,6 +106,7 @@ func newClusterMonitor(c config.ClusterConfig, d *Daemon) (*clusterMonitor, erro
 		newProber:  d.newProber,
 		registry:   d.registry,
 		journal:    d.journal,
+		addrMap:    addressMap(c),
 		log:        d.log.With("cluster", c.Name, "kind", c.Kind),
 		results:    make(chan roundResult, 16),
 		instances:  map[string]*instance{},
@@ -107,12 +124,12 @@ func (m *clusterMonitor) run(ctx context.Context) {
 	defer cancel()
 
 	now := time.Now()
-	m.add(ctx, m.cfg.Primary, SourceConfig, "", now)
+	m.add(ctx, m.cfg.Primary, "", SourceConfig, "", now)
 	for _, r := range m.cfg.Replicas {
-		m.add(ctx, r, SourceConfig, "", now)
+		m.add(ctx, r, "", SourceConfig, "", now)
 	}
 	for _, in := range m.cfg.Instances {
-		m.add(ctx, in.Address, SourceConfig, "", now)
+		m.add(ctx, in.Address, "", SourceConfig, "", now)
 	}
 	m.publish(now)
 
@@ -127,25 +144,30 @@ func (m *clusterMonitor) run(ctx context.Context) {
 			m.record(r)
 			m.discover(ctx, r.obs, now)
 			m.assess(now)
+			m.evaluateConditions(now)
 			m.publish(now)
 		case now := <-tick.C:
 			m.assess(now)
+			m.evaluateConditions(now)
 			m.publish(now)
 		}
 	}
 }
 
-// add starts probing an address, unless it is already probed here.
-func (m *clusterMonitor) add(ctx context.Context, addr, source, from string, now time.Time) {
+// add starts probing a reachable address, unless it is already probed
+// here. reported is the form a server reported it in ("" when the same).
+func (m *clusterMonitor) add(ctx context.Context, addr, reported, source, from string, now time.Time) {
 	if _, ok := m.instances[addr]; ok {
 		return
 	}
 	in := &instance{
 		address:        addr,
-		dial:           probe.MapAddress(m.addressMap(), addr),
 		source:         source,
 		discoveredFrom: from,
 		detector:       probe.NewDetector(m.detector, now),
+	}
+	if reported != addr {
+		in.reported = reported
 	}
 	m.instances[addr] = in
 	m.order = append(m.order, addr)
@@ -153,29 +175,43 @@ func (m *clusterMonitor) add(ctx context.Context, addr, source, from string, now
 		Cluster:    m.cfg.Name,
 		Kind:       m.kind,
 		Address:    addr,
-		Dial:       in.dial,
+		Dial:       addr,
 		Username:   m.cfg.Credentials.Username,
 		Password:   m.cfg.Credentials.Password.Reveal(),
 		Timeout:    m.timeout,
-		AddressMap: m.addressMap(),
+		AddressMap: m.addrMap,
 	})
 	m.wg.Add(1)
 	go func() {
 		defer m.wg.Done()
-		probeLoop(ctx, p, addr, m.detector.Interval, m.results)
+		probeLoop(ctx, p, addr, m.detector.Interval, m.results, m.log.With("instance", addr))
 	}()
-	m.log.Debug("probing instance", "instance", addr, "dial", in.dial, "source", source)
+	m.log.Debug("probing instance", "instance", addr, "reported_as", in.reported, "source", source)
 }
 
-func (m *clusterMonitor) addressMap() map[string]string {
-	if len(m.cfg.AddressMap) == 0 {
+// addressMap is a cluster's address_map as a lookup table: reported → reachable.
+func addressMap(c config.ClusterConfig) map[string]string {
+	if len(c.AddressMap) == 0 {
 		return nil
 	}
-	out := make(map[string]string, len(m.cfg.AddressMap))
-	for _, e := range m.cfg.AddressMap {
+	out := make(map[string]string, len(c.AddressMap))
+	for _, e := range c.AddressMap {
 		out[e.Reported] = e.Reach
 	}
 	return out
+}
+
+// reportedPeers are the addresses an observation names: the replicas a
+// primary reports and the primary a replica follows, as reported.
+func reportedPeers(obs *probe.Observation) []string {
+	if obs == nil || !obs.Reachable {
+		return nil
+	}
+	peers := append([]string(nil), obs.Replicas...)
+	if obs.Primary != "" {
+		peers = append(peers, obs.Primary)
+	}
+	return peers
 }
 
 func (m *clusterMonitor) record(r roundResult) {
@@ -186,37 +222,31 @@ func (m *clusterMonitor) record(r roundResult) {
 	in.detector.Record(r.round)
 	obs := r.obs
 	in.last = &obs
+	if obs.Reachable {
+		in.lastReachable = &obs
+	}
 	m.log.Debug("probe", "instance", r.address, "ok", r.round.OK, "rtt", r.round.RTT, "role", obs.Role, "err", obs.Error)
 }
 
 // discover follows the replicas an instance reports, and the primary a
-// replica reports, into this cluster unless they belong to another one.
+// replica reports, into this cluster, by their reachable address, unless
+// they belong to another cluster (evaluateConditions reports those).
 func (m *clusterMonitor) discover(ctx context.Context, obs probe.Observation, now time.Time) {
-	if !obs.Reachable {
-		return
-	}
-	found := append([]string(nil), obs.Replicas...)
-	if obs.Primary != "" {
-		found = append(found, obs.Primary)
-	}
-	for _, addr := range found {
+	for _, reported := range reportedPeers(&obs) {
+		addr := probe.MapAddress(m.addrMap, reported)
 		if _, ok := m.instances[addr]; ok {
 			continue
 		}
 		if owner := m.registry.claim(addr, m.cfg.Name); owner != m.cfg.Name {
-			m.raise(Condition{
-				Name:     CondForeignInstance,
-				Severity: SeverityWarning,
-				Instance: addr,
-				Detail: fmt.Sprintf("%s reports %s, which belongs to cluster %s; it is probed there, not here "+
-					"(check the replication topology and the config)", obs.Instance, addr, owner),
-				Since: now,
-			})
 			continue
 		}
-		m.add(ctx, addr, SourceDiscovered, obs.Instance, now)
-		m.log.Info("discovered instance", "instance", addr, "from", obs.Instance)
-		m.append(EventDiscovered, now, map[string]any{"instance": addr, "from": obs.Instance})
+		m.add(ctx, addr, reported, SourceDiscovered, obs.Instance, now)
+		detail := map[string]any{"instance": addr, "from": obs.Instance}
+		if reported != addr {
+			detail["reported_as"] = reported
+		}
+		m.log.Info("discovered instance", "instance", addr, "reported_as", reported, "from", obs.Instance)
+		m.append(EventDiscovered, now, detail)
 	}
 }
 
@@ -228,7 +258,12 @@ func (m *clusterMonitor) assess(now time.Time) {
 		switch down := in.assessment.Down; {
 		case down && !in.sdown:
 			in.sdown, in.sdownSince = true, now
-			m.log.Info("instance is subjectively down", "instance", addr, "role", m.roleOf(in), "reason", in.assessment.Reason)
+			level := slog.LevelInfo
+			if addr == m.cfg.Primary {
+				level = slog.LevelWarn // no failover yet at this stage: a person must act
+			}
+			m.log.Log(context.Background(), level, "instance is subjectively down",
+				"instance", addr, "role", m.roleOf(in), "reason", in.assessment.Reason)
 			m.append(EventSDOWN, now, map[string]any{"instance": addr, "role": m.roleOf(in), "reason": in.assessment.Reason})
 		case !down && in.sdown:
 			in.sdown, in.sdownSince = false, time.Time{}
@@ -250,19 +285,67 @@ func (m *clusterMonitor) roleOf(in *instance) probe.Role {
 	return probe.RoleReplica
 }
 
-func (m *clusterMonitor) raise(c Condition) {
-	key := c.Name + "/" + c.Instance
-	if _, ok := m.conditions[key]; ok {
-		return
+// evaluateConditions derives the cluster's conditions from what each
+// instance said when it last answered (an instance that stops answering
+// does not clear what it showed), and records each one raised or cleared
+// since last time.
+func (m *clusterMonitor) evaluateConditions(now time.Time) {
+	found := map[string]Condition{}
+	put := func(c Condition) {
+		key := c.Name + "/" + c.Instance
+		if old, ok := m.conditions[key]; ok {
+			c.Since = old.Since
+		}
+		found[key] = c
 	}
-	m.conditions[key] = c
-	m.log.Warn("condition raised", "condition", c.Name, "instance", c.Instance, "detail", c.Detail)
-	m.append(EventCondition, c.Since, map[string]any{"condition": c.Name, "severity": c.Severity,
-		"instance": c.Instance, "detail": c.Detail})
+	for _, addr := range m.order {
+		obs := m.instances[addr].lastReachable
+		if obs == nil {
+			continue
+		}
+		for _, reported := range reportedPeers(obs) {
+			peer := probe.MapAddress(m.addrMap, reported)
+			if owner := m.registry.owner(peer); owner != "" && owner != m.cfg.Name {
+				put(Condition{Name: CondForeignInstance, Severity: SeverityWarning, Instance: peer, Since: now,
+					Detail: fmt.Sprintf("%s reports %s, which belongs to cluster %s; it is probed there, not here "+
+						"(check the replication topology and the config)", addr, reported, owner)})
+			}
+		}
+		switch {
+		case addr == m.cfg.Primary && obs.Role == probe.RoleReplica:
+			put(Condition{Name: CondPrimaryIsReplica, Severity: SeverityCritical, Instance: addr, Since: now,
+				Detail: fmt.Sprintf("the primary %s reports itself a replica of %s: the topology changed outside "+
+					"this fleet; imsentinel observes and does not act", addr, orNone(obs.Primary))})
+		case addr != m.cfg.Primary && obs.Role == probe.RolePrimary && !obs.ReadOnly:
+			put(Condition{Name: CondWritableNonPrimary, Severity: SeverityCritical, Instance: addr, Since: now,
+				Detail: fmt.Sprintf("%s accepts writes but the primary is %s: writes there may be lost or "+
+					"diverge (nodes must start fenced: read_only, replicaof)", addr, m.cfg.Primary)})
+		}
+	}
+	for key, c := range found {
+		if _, ok := m.conditions[key]; !ok {
+			m.log.Warn("condition raised", "condition", c.Name, "severity", c.Severity, "instance", c.Instance, "detail", c.Detail)
+			m.append(EventCondition, now, map[string]any{"condition": c.Name, "severity": c.Severity,
+				"instance": c.Instance, "detail": c.Detail})
+		}
+	}
+	for key, c := range m.conditions {
+		if _, ok := found[key]; !ok {
+			m.log.Info("condition cleared", "condition", c.Name, "instance", c.Instance)
+			m.append(EventConditionCleared, now, map[string]any{"condition": c.Name, "instance": c.Instance})
+		}
+	}
+	m.conditions = found
 }
 
-// append writes a journal entry; a failure is logged, never fatal: the
-// journal is a record, not a decision input.
+func orNone(s string) string {
+	if s == "" {
+		return "no known primary"
+	}
+	return s
+}
+
+// append records a journal entry.
 func (m *clusterMonitor) append(typ string, at time.Time, detail map[string]any) {
 	if m.journal == nil {
 		return
@@ -272,10 +355,7 @@ func (m *clusterMonitor) append(typ string, at time.Time, detail map[string]any)
 		m.log.Error("encode journal entry", "type", typ, "err", err)
 		return
 	}
-	e := store.Entry{At: at, Cluster: m.cfg.Name, Sentinel: m.sentinel, Type: typ, Detail: b}
-	if _, err := m.journal.Append(e); err != nil {
-		m.log.Error("append to journal", "type", typ, "err", err)
-	}
+	m.journal.Record(store.Entry{At: at, Cluster: m.cfg.Name, Sentinel: m.sentinel, Type: typ, Detail: b})
 }
 
 // publish makes the current state visible to readers.
@@ -294,14 +374,12 @@ func (m *clusterMonitor) publish(now time.Time) {
 		in := m.instances[addr]
 		iv := InstanceView{
 			Address:        in.address,
+			ReportedAs:     in.reported,
 			Source:         in.source,
 			DiscoveredFrom: in.discoveredFrom,
 			SDOWN:          in.sdown,
 			Detector:       detectorView(in.assessment),
 			Observation:    in.last,
-		}
-		if in.dial != in.address {
-			iv.Dial = in.dial
 		}
 		if in.sdown {
 			t := in.sdownSince

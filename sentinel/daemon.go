@@ -72,12 +72,8 @@ func New(cfg config.Config, o Options) (*Daemon, error) {
 	// Addresses named in the config belong to their cluster before any
 	// discovery runs (config validation refused duplicates).
 	for _, c := range cfg.Clusters {
-		d.registry.claim(c.Primary, c.Name)
-		for _, r := range c.Replicas {
-			d.registry.claim(r, c.Name)
-		}
-		for _, in := range c.Instances {
-			d.registry.claim(in.Address, c.Name)
+		for _, addr := range config.Addresses(c) {
+			d.registry.claim(addr, c.Name)
 		}
 	}
 	return d, nil
@@ -101,7 +97,6 @@ func (d *Daemon) Run(ctx context.Context) error {
 			d.log.Error("close state", "err", err)
 		}
 	}()
-	d.journal = st
 	if st.Fresh() {
 		d.log.Info("new state created (a fresh data_dir)", "data_dir", d.cfg.Sentinel.DataDir)
 	}
@@ -113,6 +108,8 @@ func (d *Daemon) Run(ctx context.Context) error {
 		}
 	}
 
+	jw := newJournalWriter(journalQueue, d.log)
+	d.journal = jw
 	d.clusters = d.clusters[:0]
 	for _, c := range d.cfg.Clusters {
 		m, err := newClusterMonitor(c, d)
@@ -130,6 +127,12 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+
+	journalDone := make(chan struct{})
+	go func() {
+		defer close(journalDone)
+		jw.run(st)
+	}()
 
 	var wg sync.WaitGroup
 	for _, m := range d.clusters {
@@ -162,6 +165,8 @@ func (d *Daemon) Run(ctx context.Context) error {
 		}
 	}
 	wg.Wait()
+	jw.close() // every cluster has stopped: nothing records any more
+	<-journalDone
 	d.log.Info("imsentinel stopped")
 	return runErr
 }

@@ -24,14 +24,17 @@ import (
 type fakeFleet struct {
 	mu       sync.Mutex
 	down     map[string]bool
+	writable map[string]bool
+	primary  map[string]string // a replica's reported primary
 	role     map[string]probe.Role
 	replicas map[string][]string
 	probed   map[string]int
+	dialed   map[string]string // address → the Dial its prober got
 }
 
 func newFakeFleet() *fakeFleet {
-	return &fakeFleet{down: map[string]bool{}, role: map[string]probe.Role{},
-		replicas: map[string][]string{}, probed: map[string]int{}}
+	return &fakeFleet{down: map[string]bool{}, writable: map[string]bool{}, primary: map[string]string{}, role: map[string]probe.Role{},
+		replicas: map[string][]string{}, probed: map[string]int{}, dialed: map[string]string{}}
 }
 
 func (f *fakeFleet) setDown(addr string, down bool) {
@@ -40,13 +43,24 @@ func (f *fakeFleet) setDown(addr string, down bool) {
 	f.down[addr] = down
 }
 
+func (f *fakeFleet) set(fn func()) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	fn()
+}
+
 func (f *fakeFleet) probes(addr string) int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.probed[addr]
 }
 
-func (f *fakeFleet) newProber(t probe.Target) probe.Prober { return &fakeProber{f: f, t: t} }
+func (f *fakeFleet) newProber(t probe.Target) probe.Prober {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.dialed[t.Address] = t.Dial
+	return &fakeProber{f: f, t: t}
+}
 
 type fakeProber struct {
 	f *fakeFleet
@@ -64,6 +78,8 @@ func (p *fakeProber) Probe(ctx context.Context) probe.Observation {
 	}
 	obs.Reachable, obs.RTT = true, time.Millisecond
 	obs.Role = p.f.role[p.t.Address]
+	obs.ReadOnly = obs.Role == probe.RoleReplica || !p.f.writable[p.t.Address]
+	obs.Primary = p.f.primary[p.t.Address]
 	obs.Replicas = append([]string(nil), p.f.replicas[p.t.Address]...)
 	return obs
 }
@@ -76,11 +92,10 @@ type memJournal struct {
 	entries []store.Entry
 }
 
-func (j *memJournal) Append(e store.Entry) (uint64, error) {
+func (j *memJournal) Record(e store.Entry) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	j.entries = append(j.entries, e)
-	return uint64(len(j.entries)), nil
 }
 
 func (j *memJournal) types() []string {
@@ -206,6 +221,118 @@ func TestClusterMonitorDetectsAndDiscovers(t *testing.T) {
 	})
 }
 
+// A replica reported under another name (NAT) is one instance, named by
+// the address the map gives, not probed twice (DESIGN.md §2).
+func TestClusterMonitorFollowsAddressMap(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		fleet := newFakeFleet()
+		fleet.role["10.0.0.1:6379"] = probe.RolePrimary
+		fleet.replicas["10.0.0.1:6379"] = []string{"172.17.0.5:6379", "172.17.0.6:6379"}
+		fleet.role["10.0.0.7:16379"] = probe.RoleReplica
+		cfg := testConfig(t.TempDir())
+		cfg.Clusters[0].Replicas = []string{"10.0.0.7:16379"}
+		cfg.Clusters[0].AddressMap = []config.AddressMapping{
+			{Reported: "172.17.0.5:6379", Reach: "10.0.0.7:16379"},
+			{Reported: "172.17.0.6:6379", Reach: "10.0.0.8:16379"},
+		}
+		d, err := New(cfg, Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), NewProber: fleet.newProber})
+		if err != nil {
+			t.Fatal(err)
+		}
+		d.journal = &memJournal{}
+		m, err := newClusterMonitor(d.cfg.Clusters[0], d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan struct{})
+		go func() { m.run(ctx); close(done) }()
+		time.Sleep(time.Second)
+		synctest.Wait()
+		v := m.view.Load()
+		var names []string
+		for _, in := range v.Instances {
+			names = append(names, in.Address+"/"+in.ReportedAs)
+		}
+		want := []string{"10.0.0.1:6379/", "10.0.0.7:16379/", "10.0.0.8:16379/172.17.0.6:6379"}
+		if strings.Join(names, " ") != strings.Join(want, " ") {
+			t.Errorf("instances (address/reported_as) = %v, want %v", names, want)
+		}
+		fleet.set(func() {
+			if fleet.probed["172.17.0.5:6379"]+fleet.probed["172.17.0.6:6379"] != 0 || fleet.dialed["10.0.0.8:16379"] != "10.0.0.8:16379" {
+				t.Errorf("probers: probed %v, dialed %v; want reported names never dialed", fleet.probed, fleet.dialed)
+			}
+		})
+		cancel()
+		<-done
+	})
+}
+
+// Conditions follow the observations: raised when the topology disagrees
+// with the config, cleared when it agrees again, each change journaled.
+func TestClusterMonitorConditionsRaiseAndClear(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		fleet := newFakeFleet()
+		fleet.role["10.0.0.1:6379"] = probe.RolePrimary
+		fleet.writable["10.0.0.1:6379"] = true
+		fleet.role["10.0.0.2:6379"] = probe.RoleReplica
+		cfg := testConfig(t.TempDir())
+		cfg.Clusters[0].Replicas = []string{"10.0.0.2:6379"}
+		d, err := New(cfg, Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), NewProber: fleet.newProber})
+		if err != nil {
+			t.Fatal(err)
+		}
+		j := &memJournal{}
+		d.journal = j
+		m, err := newClusterMonitor(d.cfg.Clusters[0], d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan struct{})
+		go func() { m.run(ctx); close(done) }()
+		conditions := func() string {
+			time.Sleep(time.Second)
+			synctest.Wait()
+			var out []string
+			for _, c := range m.view.Load().Conditions {
+				out = append(out, c.Name+" "+c.Instance)
+			}
+			return strings.Join(out, ", ")
+		}
+		if got := conditions(); got != "" {
+			t.Errorf("healthy topology: conditions %q, want none", got)
+		}
+		// Someone promoted the replica by hand: it is writable, and the
+		// configured primary now follows it.
+		fleet.set(func() {
+			fleet.role["10.0.0.2:6379"], fleet.writable["10.0.0.2:6379"] = probe.RolePrimary, true
+			fleet.role["10.0.0.1:6379"], fleet.primary["10.0.0.1:6379"] = probe.RoleReplica, "10.0.0.2:6379"
+		})
+		want := "PrimaryIsReplica 10.0.0.1:6379, WritableNonPrimary 10.0.0.2:6379"
+		if got := conditions(); got != want {
+			t.Errorf("after a promotion outside the fleet: conditions %q, want %q", got, want)
+		}
+		fleet.set(func() {
+			fleet.role["10.0.0.2:6379"], fleet.writable["10.0.0.2:6379"] = probe.RoleReplica, false
+			fleet.role["10.0.0.1:6379"], fleet.primary["10.0.0.1:6379"] = probe.RolePrimary, ""
+		})
+		if got := conditions(); got != "" {
+			t.Errorf("after the topology was put back: conditions %q, want none", got)
+		}
+		cancel()
+		<-done
+		journal := strings.Join(j.types(), "\n")
+		for _, w := range []string{`condition {"condition":"PrimaryIsReplica"`, `condition {"condition":"WritableNonPrimary"`,
+			`condition-cleared {"condition":"PrimaryIsReplica","instance":"10.0.0.1:6379"}`,
+			`condition-cleared {"condition":"WritableNonPrimary","instance":"10.0.0.2:6379"}`} {
+			if !strings.Contains(journal, w) {
+				t.Errorf("journal lacks %s:\n%s", w, journal)
+			}
+		}
+	})
+}
+
 // A stalled daemon (every timer late, as after SIGSTOP) does not declare
 // instances down when it wakes (DESIGN.md §5.11).
 func TestClusterMonitorStallIsNotFailure(t *testing.T) {
@@ -226,7 +353,7 @@ func TestClusterMonitorStallIsNotFailure(t *testing.T) {
 		// Drive the monitor by hand: its state is touched by this goroutine
 		// only, as run would.
 		now := time.Now()
-		m.add(ctx, "10.0.0.1:6379", SourceConfig, "", now)
+		m.add(ctx, "10.0.0.1:6379", "", SourceConfig, "", now)
 		in := m.instances["10.0.0.1:6379"]
 		due := now
 		for range 10 { // steady, on time
@@ -287,6 +414,16 @@ func TestDaemonRunServesAPIAndStops(t *testing.T) {
 	waitGet(t, base+"/v1/clusters/nope", http.StatusNotFound, &apiErr)
 	if !strings.Contains(apiErr["error"], "no cluster named nope") {
 		t.Errorf("404 body = %v, want a reason", apiErr)
+	}
+
+	resp, err := http.Post(base+"/v1/clusters", "application/json", strings.NewReader("{}"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusMethodNotAllowed || !strings.Contains(string(body), "use GET") {
+		t.Errorf("POST /v1/clusters = %d %s, want 405 with a reason", resp.StatusCode, body)
 	}
 
 	// A second daemon on the same data_dir fails fast with a clear message.

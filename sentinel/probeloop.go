@@ -2,6 +2,7 @@ package sentinel
 
 import (
 	"context"
+	"log/slog"
 	"time"
 
 	"github.com/imsentinel/imsentinel/probe"
@@ -23,8 +24,13 @@ type roundResult struct {
 // is not mistaken for this process stalling. A round that starts later than
 // it was due (timer lateness: SIGSTOP, VM pause) carries that in Due/Start,
 // and the detector does not count it (DESIGN.md §5.11).
-func probeLoop(ctx context.Context, p probe.Prober, address string, interval time.Duration, out chan<- roundResult) {
-	defer p.Close()
+func probeLoop(ctx context.Context, p probe.Prober, address string, interval time.Duration,
+	out chan<- roundResult, log *slog.Logger) {
+	defer func() {
+		if err := p.Close(); err != nil {
+			log.Debug("close prober", "err", err)
+		}
+	}()
 	due := time.Now()
 	timer := time.NewTimer(0)
 	defer timer.Stop()

@@ -7,20 +7,27 @@ import "sync"
 // config are claimed at start; discovered ones are claimed first come, first
 // served. Safe for concurrent use by the cluster goroutines.
 type registry struct {
-	mu    sync.Mutex
-	owner map[string]string // address → cluster name
+	mu     sync.Mutex
+	owners map[string]string // address → cluster name
 }
 
-func newRegistry() *registry { return &registry{owner: map[string]string{}} }
+func newRegistry() *registry { return &registry{owners: map[string]string{}} }
 
 // claim gives addr to cluster unless another cluster has it, and returns
 // the owner after the call.
 func (r *registry) claim(addr, cluster string) (owner string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if o, ok := r.owner[addr]; ok {
+	if o, ok := r.owners[addr]; ok {
 		return o
 	}
-	r.owner[addr] = cluster
+	r.owners[addr] = cluster
 	return cluster
+}
+
+// owner returns the cluster that has addr, or "".
+func (r *registry) owner(addr string) string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.owners[addr]
 }

@@ -45,9 +45,12 @@ type ClusterView struct {
 // InstanceView is one instance: its last observation and the detector's
 // judgement.
 type InstanceView struct {
+	// Address names the instance: where this sentinel reaches it, after
+	// the cluster's address map (DESIGN.md §2).
 	Address string `json:"address"`
-	// Dial is where this sentinel connects, when the address map changes it.
-	Dial           string `json:"dial,omitempty"`
+	// ReportedAs is the address a server reported it under, when the
+	// address map translated it.
+	ReportedAs     string `json:"reported_as,omitempty"`
 	Source         string `json:"source"`
 	DiscoveredFrom string `json:"discovered_from,omitempty"`
 	// SDOWN is this sentinel's verdict: subjectively down.

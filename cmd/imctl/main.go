@@ -32,6 +32,20 @@ type usageError struct{ error }
 
 func (e usageError) Unwrap() error { return e.error }
 
+// helpOnly runs a command that only groups others: it prints the help.
+// (Unknown subcommands are refused by its usageArgs(cobra.NoArgs) first.)
+func helpOnly(cmd *cobra.Command, _ []string) error { return cmd.Help() }
+
+// usageArgs makes a positional-argument check's failure a usage error.
+func usageArgs(check cobra.PositionalArgs) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if err := check(cmd, args); err != nil {
+			return usageError{err}
+		}
+		return nil
+	}
+}
+
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
@@ -57,6 +71,8 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 		Use:           "imctl",
 		Short:         "Operate an imsentinel fleet",
 		Version:       buildinfo.Version(),
+		Args:          usageArgs(cobra.NoArgs),
+		RunE:          helpOnly,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
@@ -68,7 +84,7 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 	root.AddCommand(&cobra.Command{
 		Use:   "version",
 		Short: "Print the version and commit",
-		Args:  cobra.NoArgs,
+		Args:  usageArgs(cobra.NoArgs),
 		RunE: func(*cobra.Command, []string) error {
 			_, err := fmt.Fprintln(stdout, buildinfo.String("imctl"))
 			return err
@@ -77,7 +93,8 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 
 	root.AddCommand(newStatusCmd(stdout))
 
-	cfg := &cobra.Command{Use: "config", Short: "Work with daemon config files"}
+	cfg := &cobra.Command{Use: "config", Short: "Work with daemon config files",
+		Args: usageArgs(cobra.NoArgs), RunE: helpOnly}
 	cfg.AddCommand(&cobra.Command{
 		Use:   "check FILE",
 		Short: "Validate a daemon config file offline; exit 0 when valid, 2 with every problem listed",

@@ -115,7 +115,7 @@ func newStatusCmd(stdout io.Writer) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "status",
 		Short: "One line per cluster: kind, state, primary, replicas with their state, epoch",
-		Args:  cobra.NoArgs,
+		Args:  usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runStatus(cmd.Context(), o)
 		},

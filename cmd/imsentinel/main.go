@@ -42,6 +42,16 @@ type usageError struct{ error }
 
 func (e usageError) Unwrap() error { return e.error }
 
+// usageArgs makes a positional-argument check's failure a usage error.
+func usageArgs(check cobra.PositionalArgs) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if err := check(cmd, args); err != nil {
+			return usageError{err}
+		}
+		return nil
+	}
+}
+
 func main() {
 	// Signals are caught before anything else, so a SIGTERM that arrives
 	// while the config loads still ends the process cleanly.
@@ -74,7 +84,7 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 		Use:           "imsentinel",
 		Short:         "Failover supervisor for Redis and MySQL/MariaDB clusters",
 		Version:       buildinfo.Version(),
-		Args:          cobra.NoArgs,
+		Args:          usageArgs(cobra.NoArgs),
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -101,7 +111,7 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 	check := &cobra.Command{
 		Use:   "check-config",
 		Short: "Validate the config offline; exit 0 when valid, 2 with every problem listed",
-		Args:  cobra.NoArgs,
+		Args:  usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := load(cmd, configPath)
 			if err != nil {

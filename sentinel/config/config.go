@@ -1,6 +1,9 @@
 package config
 
-import "time"
+import (
+	"slices"
+	"time"
+)
 
 // Config is the whole configuration of one imsentinel daemon. Field tags
 // name the YAML keys; nested keys are written with dots in errors
@@ -319,6 +322,29 @@ func DefaultCluster() ClusterConfig {
 		SelfFence: SelfFence{Enabled: true, MinReplicas: 1, MaxLag: 10 * time.Second},
 		Heartbeat: Heartbeat{Manage: true, Period: time.Second, VantageMultiplier: 3},
 	}
+}
+
+// Addresses lists every reachable address a cluster's config names: the
+// seed primary, the replicas, the per-instance entries and the address
+// map's targets. Each belongs to this cluster only.
+func Addresses(c ClusterConfig) []string {
+	var out []string
+	add := func(a string) {
+		if a != "" && !slices.Contains(out, a) {
+			out = append(out, a)
+		}
+	}
+	add(c.Primary)
+	for _, r := range c.Replicas {
+		add(r)
+	}
+	for _, in := range c.Instances {
+		add(in.Address)
+	}
+	for _, m := range c.AddressMap {
+		add(m.Reach)
+	}
+	return out
 }
 
 // Majority is ⌊n/2⌋+1 of fleet.members (DESIGN.md §5.1).

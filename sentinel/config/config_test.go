@@ -221,6 +221,12 @@ func TestBadConfigs(t *testing.T) {
 			[]string{`fleet.members[2].id: "s2" is also fleet.members[1].id`}},
 		{"one address in two clusters", "!" + minimal + "  - {name: other, kind: redis, primary: 127.0.0.1:6380, replicas: [127.0.0.1:6379]}\n",
 			[]string{"clusters[1].replicas[0]: 127.0.0.1:6379 is also in clusters[0] (sessions)"}},
+		{"an instance listed twice", "!" + strings.Replace(minimal, "primary: 127.0.0.1:6379}",
+			"primary: 127.0.0.1:6379, instances: [{address: \"127.0.0.1:6380\", priority: 0}, {address: \"127.0.0.1:6380\", priority: 5}]}", 1),
+			[]string{"clusters[0].instances[1].address: 127.0.0.1:6380 is also clusters[0].instances[0]"}},
+		{"an address map target in another cluster", "!" + minimal +
+			"  - {name: other, kind: redis, primary: 127.0.0.1:6390, address_map: [{reported: \"172.17.0.5:6379\", reach: \"127.0.0.1:6379\"}]}\n",
+			[]string{"clusters[1].address_map[0].reach: 127.0.0.1:6379 is also in clusters[0] (sessions)"}},
 		{"id not in fleet.members", "!" + strings.Replace(minimal, "id: s1, data_dir", "id: s9, data_dir", 1),
 			[]string{`sentinel.id: "s9" is not in fleet.members`}},
 		{"strict fence_wait without self-fence", "!" + strings.Replace(minimal, "primary: 127.0.0.1:6379}",
@@ -299,6 +305,17 @@ func TestBadDurationReportedOnce(t *testing.T) {
 	}
 	if n != 1 {
 		t.Errorf("detection.down_after reported %d times, want 1:\n%v", n, err)
+	}
+}
+
+// A bad value from the environment names its variable, since the file
+// does not show it.
+func TestEnvProblemNamesVariable(t *testing.T) {
+	t.Setenv("IMSENTINEL_DETECTION_PROBE_INTERVAL", "500")
+	_, err := Load(Source{Path: writeConfig(t, minimal)})
+	if err == nil || !strings.Contains(err.Error(),
+		"detection.probe_interval: 500 has no unit (write e.g. 500ms or 500s) (set by IMSENTINEL_DETECTION_PROBE_INTERVAL)") {
+		t.Errorf("Load with a bad env value: %v, want the problem naming IMSENTINEL_DETECTION_PROBE_INTERVAL", err)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"reflect"
+	"strconv"
 	"strings"
 	"time"
 
@@ -27,22 +28,27 @@ type Source struct {
 	Flags *pflag.FlagSet
 }
 
+// flagKey is a config key the daemon also takes as a flag.
+type flagKey struct{ flag, key, usage string }
+
 // flagKeys are the config keys the daemon also takes as flags.
-var flagKeys = []struct{ flag, key, usage string }{
-	{"id", "sentinel.id", "this sentinel's id, one of fleet.members (sentinel.id)"},
-	{"data-dir", "sentinel.data_dir", "directory for durable state (sentinel.data_dir)"},
-	{"admin-listen", "admin.listen", "admin API address host:port (admin.listen)"},
-	{"gossip-bind", "gossip.bind", "gossip address host:port (gossip.bind)"},
-	{"gossip-advertise", "gossip.advertise", "gossip address advertised to members (gossip.advertise)"},
-	{"log-level", "log.level", "debug, info, warn or error (log.level)"},
-	{"log-format", "log.format", "text or json (log.format)"},
+func flagKeys() []flagKey {
+	return []flagKey{
+		{"id", "sentinel.id", "this sentinel's id, one of fleet.members (sentinel.id)"},
+		{"data-dir", "sentinel.data_dir", "directory for durable state (sentinel.data_dir)"},
+		{"admin-listen", "admin.listen", "admin API address host:port (admin.listen)"},
+		{"gossip-bind", "gossip.bind", "gossip address host:port (gossip.bind)"},
+		{"gossip-advertise", "gossip.advertise", "gossip address advertised to members (gossip.advertise)"},
+		{"log-level", "log.level", "debug, info, warn or error (log.level)"},
+		{"log-format", "log.format", "text or json (log.format)"},
+	}
 }
 
 // BindFlags defines the flags that override config keys on fs. Their
 // defaults are empty: an unset flag leaves the key to env, file and
 // default.
 func BindFlags(fs *pflag.FlagSet) {
-	for _, f := range flagKeys {
+	for _, f := range flagKeys() {
 		fs.String(f.flag, "", f.usage)
 	}
 }
@@ -60,7 +66,7 @@ func Load(src Source) (Config, error) {
 		v.SetDefault(key, val)
 	}
 	if src.Flags != nil {
-		for _, f := range flagKeys {
+		for _, f := range flagKeys() {
 			if fl := src.Flags.Lookup(f.flag); fl != nil {
 				// BindPFlag takes the flag's value only when it was set.
 				if err := v.BindPFlag(f.key, fl); err != nil {
@@ -95,9 +101,21 @@ func Load(src Source) (Config, error) {
 		}
 	}
 	if len(ps.list) > 0 {
+		for i, p := range ps.list {
+			// A value from the environment is not in the file: say where it is.
+			if env := EnvName(p.Key); p.Key != "" && os.Getenv(env) != "" {
+				ps.list[i].Msg += " (set by " + env + ")"
+			}
+		}
 		return Config{}, ps.list
 	}
 	return cfg, nil
+}
+
+// EnvName is the environment variable that overrides a key:
+// detection.probe_interval → IMSENTINEL_DETECTION_PROBE_INTERVAL.
+func EnvName(key string) string {
+	return EnvPrefix + "_" + strings.ToUpper(strings.ReplaceAll(key, ".", "_"))
 }
 
 // applyClusterDefaults lays each entry of clusters over DefaultCluster, so
@@ -131,10 +149,13 @@ func durationHook(from, to reflect.Type, data any) (any, error) {
 	switch d := data.(type) {
 	case string:
 		v, err := time.ParseDuration(strings.TrimSpace(d))
-		if err != nil {
-			return nil, fmt.Errorf("%q is not a duration (write e.g. 500ms, 2s, 1m)", d)
+		if err == nil {
+			return v, nil
 		}
-		return v, nil
+		if _, nerr := strconv.ParseFloat(strings.TrimSpace(d), 64); nerr == nil {
+			return nil, fmt.Errorf("%s has no unit (write e.g. %sms or %ss)", d, d, d)
+		}
+		return nil, fmt.Errorf("%q is not a duration (write e.g. 500ms, 2s, 1m)", d)
 	case time.Duration:
 		return d, nil
 	case int, int64, int32, uint, uint64, uint32, float64, float32:

@@ -259,11 +259,15 @@ func validateClusters(cfg Config, ps *problems) {
 		}
 		validateSelfFence(c, key, ps)
 		validateHeartbeat(c, key, ps)
+		instances := map[string]int{}
 		for j, in := range c.Instances {
 			ik := fmt.Sprintf("%s.instances[%d]", key, j)
 			if err := checkHostPort(in.Address); err != nil {
 				ps.add(ik+".address", "%v", err)
+			} else if k, dup := instances[in.Address]; dup {
+				ps.add(ik+".address", "%s is also %s.instances[%d]; list an instance once", in.Address, key, k)
 			} else {
+				instances[in.Address] = j
 				claim(ik+".address", in.Address, i, c.Name)
 			}
 			if in.Priority != nil && *in.Priority < 0 {
@@ -284,6 +288,8 @@ func validateClusters(cfg Config, ps *problems) {
 			reported[m.Reported] = true
 			if err := checkHostPort(m.Reach); err != nil {
 				ps.add(mk+".reach", "%v", err)
+			} else {
+				claim(mk+".reach", m.Reach, i, c.Name)
 			}
 		}
 	}

@@ -173,8 +173,9 @@ clusters:
 		t.Fatal(err)
 	}
 	for _, c := range r.Clusters {
-		if c.State != sentinel.StateOK || len(c.Instances) != 3 {
-			t.Errorf("cluster %s: state %s with %d instances, want ok with 3", c.Name, c.State, len(c.Instances))
+		if c.State != sentinel.StateOK || len(c.Instances) != 3 || len(c.Conditions) != 0 {
+			t.Errorf("cluster %s: state %s with %d instances and conditions %+v, want ok with 3 and none",
+				c.Name, c.State, len(c.Instances), c.Conditions)
 		}
 	}
 

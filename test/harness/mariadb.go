@@ -58,7 +58,7 @@ type MariaDB struct {
 	LogPath    string // Dir/error.log (log-error)
 	ServerID   int
 
-	p *proc
+	lifecycle
 }
 
 // StartMariaDB starts a mariadbd with server_id serverID from a copy of the
@@ -264,15 +264,6 @@ func (m *MariaDB) waitReady(timeout time.Duration) error {
 	return nil
 }
 
-// PID of the current run (0 before the first start).
-func (m *MariaDB) PID() int { return m.p.pid() }
-
-// Exited reports whether the current run has ended.
-func (m *MariaDB) Exited() bool { return m.p.exited() }
-
-// Done is closed when the current run ends.
-func (m *MariaDB) Done() <-chan struct{} { return m.p.doneCh() }
-
 // Logs returns mariadbd's error log.
 func (m *MariaDB) Logs() string {
 	b, _ := os.ReadFile(m.LogPath)
@@ -289,14 +280,6 @@ func (m *MariaDB) DB(t testing.TB) *sql.DB {
 	}
 	t.Cleanup(func() { _ = db.Close() })
 	return db
-}
-
-// Kill sends SIGKILL and waits for the exit.
-func (m *MariaDB) Kill(t testing.TB) {
-	t.Helper()
-	if err := m.p.kill(); err != nil {
-		t.Fatalf("%v", err)
-	}
 }
 
 // Stop sends SIGTERM and waits (30 s, then SIGKILL and fail).
@@ -328,22 +311,6 @@ func (m *MariaDB) RestartWith(t testing.TB, args ...string) {
 	}
 	if err := m.waitReady(StartTimeout); err != nil {
 		t.Fatalf("restart: %v", err)
-	}
-}
-
-// Pause SIGSTOPs the server and waits until it is stopped.
-func (m *MariaDB) Pause(t testing.TB) {
-	t.Helper()
-	if err := m.p.pause(); err != nil {
-		t.Fatalf("%v", err)
-	}
-}
-
-// Resume SIGCONTs the server.
-func (m *MariaDB) Resume(t testing.TB) {
-	t.Helper()
-	if err := m.p.resume(); err != nil {
-		t.Fatalf("%v", err)
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"testing"
 	"time"
 )
 
@@ -276,5 +277,42 @@ func isClosed(c chan struct{}) bool {
 		return true
 	default:
 		return false
+	}
+}
+
+// lifecycle gives Redis, MariaDB and Sentinel the methods every child has.
+// Stop and Restart differ by kind and stay with each.
+type lifecycle struct{ p *proc }
+
+// PID of the current run.
+func (l lifecycle) PID() int { return l.p.pid() }
+
+// Exited reports whether the current run has ended.
+func (l lifecycle) Exited() bool { return l.p.exited() }
+
+// Done is closed when the current run ends.
+func (l lifecycle) Done() <-chan struct{} { return l.p.doneCh() }
+
+// Kill sends SIGKILL and waits for the exit.
+func (l lifecycle) Kill(t testing.TB) {
+	t.Helper()
+	if err := l.p.kill(); err != nil {
+		t.Fatalf("%v", err)
+	}
+}
+
+// Pause SIGSTOPs the process and waits until it is stopped.
+func (l lifecycle) Pause(t testing.TB) {
+	t.Helper()
+	if err := l.p.pause(); err != nil {
+		t.Fatalf("%v", err)
+	}
+}
+
+// Resume SIGCONTs the process.
+func (l lifecycle) Resume(t testing.TB) {
+	t.Helper()
+	if err := l.p.resume(); err != nil {
+		t.Fatalf("%v", err)
 	}
 }

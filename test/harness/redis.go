@@ -39,7 +39,7 @@ type Redis struct {
 	ConfigPath string // redis.conf; CONFIG REWRITE writes here, Restart reads it
 	LogPath    string // redis-server's own log file
 
-	p *proc
+	lifecycle
 }
 
 // StartRedis starts redis-server and waits until PING answers. The process is
@@ -163,15 +163,6 @@ func (r *Redis) waitPing(timeout time.Duration) error {
 	return nil
 }
 
-// PID of the current run (0 before the first start).
-func (r *Redis) PID() int { return r.p.pid() }
-
-// Exited reports whether the current run has ended.
-func (r *Redis) Exited() bool { return r.p.exited() }
-
-// Done is closed when the current run ends.
-func (r *Redis) Done() <-chan struct{} { return r.p.doneCh() }
-
 // Logs returns redis-server's log file.
 func (r *Redis) Logs() string {
 	b, _ := os.ReadFile(r.LogPath)
@@ -186,14 +177,6 @@ func (r *Redis) Client(t testing.TB) *redis.Client {
 	c := redis.NewClient(&redis.Options{Addr: r.Addr, Password: r.Password, ContextTimeoutEnabled: true})
 	t.Cleanup(func() { _ = c.Close() })
 	return c
-}
-
-// Kill sends SIGKILL and waits for the exit.
-func (r *Redis) Kill(t testing.TB) {
-	t.Helper()
-	if err := r.p.kill(); err != nil {
-		t.Fatalf("%v", err)
-	}
 }
 
 // Stop sends SIGTERM and waits (30 s, then SIGKILL and fail).
@@ -216,22 +199,6 @@ func (r *Redis) Restart(t testing.TB) {
 	}
 	if err := r.waitPing(StartTimeout); err != nil {
 		t.Fatalf("restart: %v", err)
-	}
-}
-
-// Pause SIGSTOPs the server and waits until it is stopped.
-func (r *Redis) Pause(t testing.TB) {
-	t.Helper()
-	if err := r.p.pause(); err != nil {
-		t.Fatalf("%v", err)
-	}
-}
-
-// Resume SIGCONTs the server.
-func (r *Redis) Resume(t testing.TB) {
-	t.Helper()
-	if err := r.p.resume(); err != nil {
-		t.Fatalf("%v", err)
 	}
 }
 

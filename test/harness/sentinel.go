@@ -37,7 +37,7 @@ type Sentinel struct {
 	ConfigPath string // Dir/imsentinel.yaml; Restart reads it again
 	LogPath    string // stdout and stderr, appended across restarts
 
-	p *proc
+	lifecycle
 }
 
 // StartSentinel writes o.Config and runs `imsentinel --config <path>
@@ -87,15 +87,6 @@ func (s *Sentinel) cleanup(t testing.TB) {
 	}
 }
 
-// PID of the current run.
-func (s *Sentinel) PID() int { return s.p.pid() }
-
-// Exited reports whether the current run has ended.
-func (s *Sentinel) Exited() bool { return s.p.exited() }
-
-// Done is closed when the current run ends.
-func (s *Sentinel) Done() <-chan struct{} { return s.p.doneCh() }
-
 // ExitCode is the current run's exit code; -1 while it runs or when a signal
 // ended it.
 func (s *Sentinel) ExitCode() int { return s.p.exitCode() }
@@ -125,30 +116,6 @@ func (s *Sentinel) Stop(t testing.TB) {
 	t.Helper()
 	if err := s.p.stop(SentinelStopTimeout); err != nil {
 		t.Errorf("%v", err)
-	}
-}
-
-// Kill sends SIGKILL and waits for the exit.
-func (s *Sentinel) Kill(t testing.TB) {
-	t.Helper()
-	if err := s.p.kill(); err != nil {
-		t.Fatalf("%v", err)
-	}
-}
-
-// Pause SIGSTOPs the sentinel and waits until it is stopped.
-func (s *Sentinel) Pause(t testing.TB) {
-	t.Helper()
-	if err := s.p.pause(); err != nil {
-		t.Fatalf("%v", err)
-	}
-}
-
-// Resume SIGCONTs the sentinel.
-func (s *Sentinel) Resume(t testing.TB) {
-	t.Helper()
-	if err := s.p.resume(); err != nil {
-		t.Fatalf("%v", err)
 	}
 }
 
