@@ -1,0 +1,654 @@
+package quorum
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"time"
+)
+
+// State is a cluster's agreement state as this sentinel sees it.
+type State string
+
+const (
+	StateLearning       State = "learning"        // catching up from a majority (§5.2)
+	StateTilt           State = "tilt"            // observing only (§5.11)
+	StateLeading        State = "leading"         // this sentinel holds the lease
+	StateElecting       State = "electing"        // this sentinel is a candidate
+	StateFollowing      State = "following"       // another sentinel holds the lease
+	StateVantageBlocked State = "vantage-blocked" // ODOWN, but a replica sees the primary (§5.4)
+	StateODOWN          State = "odown"           // a quorum says the primary is down
+	StateSDOWN          State = "sdown"           // this sentinel says the primary is down
+	StateOK             State = "ok"
+)
+
+// Params configure one cluster's agreement. Durations are on the
+// monotonic clock.
+type Params struct {
+	Self    MemberID
+	Voters  Voters
+	Cluster string
+	// Quorum SDOWN opinions make ODOWN.
+	Quorum int
+	// OpinionTTL: how long a received opinion counts.
+	OpinionTTL time.Duration
+	// OpinionInterval: own opinion is sent at least this often, and at once
+	// when it changes.
+	OpinionInterval time.Duration
+	// Lease and DriftMargin: §5.6.
+	Lease, DriftMargin time.Duration
+	// ElectionTimeout: an election not won by then is abandoned.
+	ElectionTimeout time.Duration
+	// BackoffBase, BackoffMax: randomized back-off after a lost election.
+	BackoffBase, BackoffMax time.Duration
+	// Auto: fail over automatically on ODOWN (cluster mode auto).
+	Auto bool
+	// Cooldown after a failover or operator lease: an automatic failover
+	// then needs every live sentinel's SDOWN (§5.10).
+	Cooldown time.Duration
+}
+
+// Local is this sentinel's own view, given on every Tick.
+type Local struct {
+	// The config this sentinel believes in (seed or committed).
+	ConfigEpoch uint64
+	Primary     string
+	// PrimarySDOWN is this sentinel's detector's verdict on Primary.
+	PrimarySDOWN bool
+	// Vantage is the replica-vantage decision from this sentinel's probes.
+	Vantage Vantage
+	// Tilt: this process or its clock stalled (§5.11).
+	Tilt bool
+	// Alive are the members the transport sees alive.
+	Alive []MemberID
+}
+
+// Persistent is the part of the state that must survive a restart. The
+// driver writes it (fsync) before it sends the messages of the same Ready.
+type Persistent struct {
+	HighestEpoch uint64
+	Binding      Binding // Until is meaningless after a restart
+	ConfigEpoch  uint64
+	Primary      string
+	Learned      bool
+}
+
+// Event is a state change or step, for the journal and the event stream.
+type Event struct {
+	At     time.Time
+	Type   string // state name, or elected, lease-lost, released, abandoned, learned, refused
+	Epoch  uint64
+	Detail string
+}
+
+// Ready is what the machine asks its driver to do, in order: persist, then
+// send, then report.
+type Ready struct {
+	Persist *Persistent
+	Send    []Message
+	Events  []Event
+}
+
+// Status is a snapshot for the admin API.
+type Status struct {
+	State State
+	// Epoch is the highest election epoch seen.
+	Epoch uint64
+	// Holder, HolderEpoch and HolderReason name the lease holder this
+	// sentinel knows of; Remaining is set when this sentinel holds it.
+	Holder       MemberID
+	HolderEpoch  uint64
+	HolderReason Reason
+	Remaining    time.Duration
+	Tally        string
+	Vantage      string
+	Election     string
+}
+
+// Agreement is one sentinel's agreement state machine for one cluster
+// (DESIGN.md §5): opinions in, ODOWN out; elections with leases; the
+// voter's grants. It is deterministic: no clock, no I/O, randomness from
+// the injected rng. One goroutine owns it. Feed it with Step and Tick,
+// then drain Ready.
+type Agreement struct {
+	p   Params
+	rng *rand.Rand
+
+	voter    VoterState
+	learned  bool
+	local    Local
+	opinions map[MemberID]Heard
+
+	lastOpinion     *Opinion
+	lastOpinionSent time.Time
+	lastSync        time.Time
+	syncReplies     map[MemberID]SyncReply
+
+	election         *Election
+	electionDeadline time.Time
+	attempts         int
+	backoffUntil     time.Time
+	want             Reason // a lease the daemon asked for (operator, steward)
+	wantForced       bool
+	wanting          bool // a lease was wanted at the last Tick
+
+	lease     *Lease
+	renewSeq  uint64
+	renewSent map[uint64]time.Time
+	renewAcks map[uint64]map[MemberID]bool
+	lastRenew time.Time
+	cooldown  time.Time // end of the cooldown after the last failover lease
+
+	leader     LeaderNotice
+	leaderSeen time.Time // when the leader last showed it is alive (notice, renewal)
+	tally      Tally
+	state  State
+
+	ready Ready
+	dirty bool
+}
+
+// NewAgreement restores a cluster's agreement from what was persisted.
+// restarted says this process started with that state (as opposed to a
+// first start on a fresh data_dir): it abstains for one lease, and the
+// persisted binding holds for one more lease (§5.6).
+func NewAgreement(p Params, st Persistent, restarted bool, rng *rand.Rand, now time.Time) *Agreement {
+	a := &Agreement{p: p, rng: rng, opinions: map[MemberID]Heard{}, state: StateOK,
+		renewSent: map[uint64]time.Time{}, renewAcks: map[uint64]map[MemberID]bool{}}
+	a.voter = VoterState{HighestEpoch: st.HighestEpoch, Binding: st.Binding,
+		ConfigEpoch: st.ConfigEpoch, Primary: st.Primary}
+	if a.voter.Binding.Holder != "" {
+		a.voter.Binding.Until = now.Add(p.Lease)
+	}
+	if restarted {
+		a.voter.AbstainUntil = now.Add(p.Lease)
+	}
+	a.learned = st.Learned || p.Voters.Len() == 1
+	a.voter.Learner = !a.learned
+	if a.learned && !st.Learned {
+		a.dirty = true
+	}
+	return a
+}
+
+// Ready returns what the driver must do and clears it.
+func (a *Agreement) Ready() Ready {
+	r := a.ready
+	if a.dirty {
+		ps := a.persistent()
+		r.Persist = &ps
+		a.dirty = false
+	}
+	a.ready = Ready{}
+	return r
+}
+
+func (a *Agreement) persistent() Persistent {
+	return Persistent{HighestEpoch: a.voter.HighestEpoch, Binding: a.voter.Binding,
+		ConfigEpoch: a.voter.ConfigEpoch, Primary: a.voter.Primary, Learned: a.learned}
+}
+
+func (a *Agreement) send(m Message) {
+	m.From = a.p.Self
+	a.ready.Send = append(a.ready.Send, m)
+}
+
+func (a *Agreement) event(now time.Time, typ string, epoch uint64, format string, args ...any) {
+	a.ready.Events = append(a.ready.Events, Event{At: now, Type: typ, Epoch: epoch, Detail: fmt.Sprintf(format, args...)})
+}
+
+// setVoter replaces the voter state, marking it for persistence when a
+// persisted field changed.
+func (a *Agreement) setVoter(s VoterState) {
+	old := a.voter
+	a.voter = s
+	if old.HighestEpoch != s.HighestEpoch || old.Binding.Holder != s.Binding.Holder ||
+		old.Binding.Epoch != s.Binding.Epoch || old.ConfigEpoch != s.ConfigEpoch || old.Primary != s.Primary {
+		a.dirty = true
+	}
+}
+
+// Want asks for a lease for reason (operator: a forced failover or a
+// switchover; steward: a repair). It is requested at the next Tick.
+func (a *Agreement) Want(reason Reason, forced bool) {
+	a.want, a.wantForced = reason, forced
+}
+
+// Done ends the task of the held lease: it is released.
+func (a *Agreement) Done(now time.Time) {
+	a.want, a.wantForced = "", false
+	if a.lease != nil {
+		a.release(now, "task done")
+	}
+}
+
+// Lease returns the lease this sentinel holds, if its authority lasts.
+func (a *Agreement) Lease(now time.Time) (Lease, bool) {
+	if a.lease == nil || !a.lease.Valid(now) {
+		return Lease{}, false
+	}
+	return *a.lease, true
+}
+
+// MayStart answers the executors: may step start now with deadline?
+func (a *Agreement) MayStart(step string, deadline time.Duration, now time.Time) error {
+	l, ok := a.Lease(now)
+	if !ok {
+		return fmt.Errorf("%w: step %s on %s: this sentinel holds no lease", ErrLeaseShort, step, a.p.Cluster)
+	}
+	return l.MayStart(step, deadline, now)
+}
+
+// Tick advances the machine with this sentinel's view at now.
+func (a *Agreement) Tick(now time.Time, l Local) {
+	a.local = l
+	s := a.voter
+	s.Tilt = l.Tilt
+	s.PrimaryHealthy = !l.PrimarySDOWN
+	if l.ConfigEpoch > s.ConfigEpoch || (l.ConfigEpoch == s.ConfigEpoch && s.Primary == "") {
+		s.ConfigEpoch, s.Primary = l.ConfigEpoch, l.Primary
+	}
+	a.setVoter(s)
+
+	if !a.learned {
+		a.learn(now)
+	}
+	a.shareOpinion(now)
+	a.tally = CountODOWN(TallyInput{Voters: a.p.Voters, Cluster: a.p.Cluster, ConfigEpoch: a.voter.ConfigEpoch,
+		Primary: a.voter.Primary, Quorum: a.p.Quorum, TTL: a.p.OpinionTTL, Opinions: a.heard(),
+		Cooldown: now.Before(a.cooldown), Alive: l.Alive}, now)
+
+	a.keepLease(now)
+	if a.election != nil && !now.Before(a.electionDeadline) {
+		a.abandon(now, "no majority within "+a.p.ElectionTimeout.String())
+	}
+	reason, forced, ok := a.wanted()
+	if ok && !a.wanting && a.election == nil && a.lease == nil {
+		a.stagger(now)
+	}
+	a.wanting = ok
+	if ok {
+		a.maybeElect(now, reason, forced)
+	}
+	a.derive(now)
+}
+
+// stagger delays a first candidacy by this sentinel's rank among the
+// voters, so sentinels that see ODOWN at the same moment do not split the
+// vote: the first-ranked one asks at once, the next after one stagger
+// step, and so on, each with a little jitter. Random back-off takes over
+// after a lost election.
+func (a *Agreement) stagger(now time.Time) {
+	step := a.p.BackoffBase / 2
+	rank := 0
+	for i, id := range a.p.Voters.IDs() {
+		if id == a.p.Self {
+			rank = i
+		}
+	}
+	if rank == 0 || step <= 0 {
+		return
+	}
+	jitter := time.Duration(a.rng.Int64N(int64(step)/2 + 1))
+	a.backoffUntil = later(a.backoffUntil, now.Add(time.Duration(rank)*step+jitter))
+}
+
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}
+
+func (a *Agreement) heard() []Heard {
+	out := make([]Heard, 0, len(a.opinions))
+	for _, id := range a.p.Voters.IDs() {
+		if h, ok := a.opinions[id]; ok {
+			out = append(out, h)
+		}
+	}
+	return out
+}
+
+// learn asks the others for their state until a majority that remembers
+// has answered (DESIGN.md §5.2). Any epoch a majority granted was granted
+// by a member among any Majority() others that remember, so the learner
+// cannot miss it. When every other member answers that it is a learner
+// too, the fleet is new and there is nothing to learn.
+func (a *Agreement) learn(now time.Time) {
+	if a.syncReplies == nil {
+		a.syncReplies = map[MemberID]SyncReply{}
+	}
+	if a.tryLearn(now) {
+		return
+	}
+	if a.lastSync.IsZero() || now.Sub(a.lastSync) >= a.p.OpinionInterval {
+		a.lastSync = now
+		a.send(Message{Kind: KindSync, Sync: &SyncRequest{Cluster: a.p.Cluster}})
+	}
+}
+
+// tryLearn adopts the replies once enough have come, and says whether it
+// did.
+func (a *Agreement) tryLearn(now time.Time) bool {
+	remembering, learners := 0, 0
+	for _, r := range a.syncReplies {
+		if r.Learner {
+			learners++
+		} else {
+			remembering++
+		}
+	}
+	if remembering >= a.p.Voters.Majority() || (learners > 0 && learners == a.p.Voters.Len()-1) {
+		s := a.voter
+		for _, r := range a.syncReplies {
+			s.HighestEpoch = max(s.HighestEpoch, r.Highest)
+			if r.ConfigEpoch > s.ConfigEpoch {
+				s.ConfigEpoch, s.Primary = r.ConfigEpoch, r.Primary
+			}
+		}
+		s.Learner = false
+		a.learned = true
+		a.setVoter(s)
+		a.dirty = true
+		a.event(now, "learned", s.HighestEpoch, "caught up from %d members (%d remembering, %d learners): highest epoch %d, config epoch %d",
+			len(a.syncReplies), remembering, learners, s.HighestEpoch, s.ConfigEpoch)
+		a.syncReplies = nil
+		return true
+	}
+	return false
+}
+
+// shareOpinion records and sends this sentinel's own opinion.
+func (a *Agreement) shareOpinion(now time.Time) {
+	o := Opinion{From: a.p.Self, Cluster: a.p.Cluster, ConfigEpoch: a.voter.ConfigEpoch,
+		Primary: a.voter.Primary, SDOWN: a.local.PrimarySDOWN}
+	a.opinions[a.p.Self] = Heard{Opinion: o, At: now}
+	if a.local.Tilt {
+		return // a sentinel in TILT observes without influencing anyone
+	}
+	if a.lastOpinion == nil || *a.lastOpinion != o || now.Sub(a.lastOpinionSent) >= a.p.OpinionInterval {
+		a.lastOpinion, a.lastOpinionSent = &o, now
+		a.send(Message{Kind: KindOpinion, Opinion: &o})
+	}
+}
+
+// wanted says which lease this sentinel should be asking for now.
+func (a *Agreement) wanted() (Reason, bool, bool) {
+	if a.want != "" {
+		return a.want, a.wantForced, true
+	}
+	if a.p.Auto && a.local.PrimarySDOWN && a.tally.ODOWN && !a.local.Vantage.Blocked {
+		return ReasonFailover, false, true
+	}
+	return "", false, false
+}
+
+func (a *Agreement) maybeElect(now time.Time, reason Reason, forced bool) {
+	switch {
+	case a.lease != nil, a.election != nil, now.Before(a.backoffUntil), !a.learned, a.local.Tilt:
+		return
+	case a.followsLeader(now):
+		return // another sentinel holds the lease: follow it
+	}
+	req := VoteRequest{Cluster: a.p.Cluster, Epoch: a.voter.HighestEpoch + 1, Candidate: a.p.Self, Reason: reason,
+		ConfigEpoch: a.voter.ConfigEpoch, Primary: a.voter.Primary, Forced: forced}
+	d, s := DecideVote(a.voter, req, a.p.Lease, now)
+	a.setVoter(s)
+	if !d.Grant {
+		a.backoff(now)
+		a.event(now, "refused", req.Epoch, "own vote for epoch %d refused: %s", req.Epoch, d.Why)
+		return
+	}
+	a.election = NewElection(a.p.Voters, req, now)
+	a.electionDeadline = now.Add(a.p.ElectionTimeout)
+	a.election.Record(a.p.Self, d)
+	a.send(Message{Kind: KindVote, Vote: &req})
+	a.event(now, string(StateElecting), req.Epoch, "asking for a %s lease at epoch %d (%s)", reason, req.Epoch, a.tally.Describe())
+	a.checkElection(now)
+}
+
+func (a *Agreement) backoff(now time.Time) {
+	a.backoffUntil = now.Add(Backoff(a.rng, a.attempts, a.p.BackoffBase, a.p.BackoffMax))
+	a.attempts++
+}
+
+// checkElection turns a won election into a lease and a lost one into an
+// abandon.
+func (a *Agreement) checkElection(now time.Time) {
+	e := a.election
+	switch {
+	case e == nil:
+	case e.Won():
+		l := e.Lease(a.p.Lease, a.p.DriftMargin)
+		a.lease = &l
+		a.election, a.attempts = nil, 0
+		a.lastRenew = e.Sent
+		a.leader = LeaderNotice{Cluster: a.p.Cluster, Epoch: l.Epoch, Holder: a.p.Self, Reason: l.Reason}
+		if l.Reason.MayChangePrimary() {
+			a.cooldown = now.Add(a.p.Cooldown)
+		}
+		a.send(Message{Kind: KindLeader, Leader: &a.leader})
+		a.event(now, "elected", l.Epoch, "%s", e.Describe())
+	case e.Lost():
+		a.abandon(now, "a majority refused")
+	}
+}
+
+// abandon gives up an election: voters that granted are released, and the
+// candidate backs off.
+func (a *Agreement) abandon(now time.Time, why string) {
+	e := a.election
+	a.election = nil
+	a.send(Message{Kind: KindRelease, Release: &ReleaseMsg{Cluster: a.p.Cluster, Epoch: e.Request.Epoch, Holder: a.p.Self}})
+	a.setVoter(Release(a.voter, a.p.Self, e.Request.Epoch))
+	a.backoff(now)
+	a.event(now, "abandoned", e.Request.Epoch, "%s: %s", why, e.Describe())
+}
+
+// keepLease renews the held lease while its task lasts, notices when the
+// authority ran out, and releases it when the task is over.
+func (a *Agreement) keepLease(now time.Time) {
+	if a.lease == nil {
+		return
+	}
+	l := *a.lease
+	if !l.Valid(now) {
+		a.lease = nil
+		a.event(now, "lease-lost", l.Epoch, "authority over %s ended at epoch %d: no majority renewed it", a.p.Cluster, l.Epoch)
+		return
+	}
+	// The task of a failover lease lasts while this sentinel still sees
+	// the primary down (no executor yet in this stage); other tasks last
+	// until Done.
+	if l.Reason == ReasonFailover && a.want == "" && !a.local.PrimarySDOWN {
+		a.release(now, "the primary answers again")
+		return
+	}
+	if a.local.Tilt {
+		return // no renewal in TILT: the lease runs out
+	}
+	if now.Sub(a.lastRenew) >= a.p.Lease/3 {
+		a.renewSeq++
+		a.lastRenew = now
+		a.renewSent[a.renewSeq] = now
+		a.renewAcks[a.renewSeq] = map[MemberID]bool{}
+		_, s := DecideRenew(a.voter, a.p.Self, l.Epoch, a.p.Lease, now)
+		a.setVoter(s)
+		a.renewAcks[a.renewSeq][a.p.Self] = true
+		a.send(Message{Kind: KindRenew, Renew: &Renew{Cluster: a.p.Cluster, Epoch: l.Epoch, Holder: a.p.Self,
+			Reason: l.Reason, Seq: a.renewSeq}})
+		a.checkRenewal(a.renewSeq)
+	}
+}
+
+func (a *Agreement) checkRenewal(seq uint64) {
+	if a.lease == nil || len(a.renewAcks[seq]) < a.p.Voters.Majority() {
+		return
+	}
+	renewed := a.lease.Renewed(a.renewSent[seq])
+	a.lease = &renewed
+	for s := range a.renewSent {
+		if s <= seq {
+			delete(a.renewSent, s)
+			delete(a.renewAcks, s)
+		}
+	}
+}
+
+func (a *Agreement) release(now time.Time, why string) {
+	l := *a.lease
+	a.lease = nil
+	a.setVoter(Release(a.voter, a.p.Self, l.Epoch))
+	a.send(Message{Kind: KindRelease, Release: &ReleaseMsg{Cluster: a.p.Cluster, Epoch: l.Epoch, Holder: a.p.Self}})
+	if a.leader.Holder == a.p.Self && a.leader.Epoch == l.Epoch {
+		a.leader = LeaderNotice{}
+	}
+	a.event(now, "released", l.Epoch, "%s lease released: %s", l.Reason, why)
+}
+
+// Step handles one message from another member.
+func (a *Agreement) Step(m Message, now time.Time) {
+	if m.From == a.p.Self || !a.p.Voters.Has(m.From) || m.Check() != nil || m.Cluster() != a.p.Cluster {
+		return
+	}
+	switch m.Kind {
+	case KindOpinion:
+		if m.Opinion.From == m.From {
+			a.opinions[m.From] = Heard{Opinion: *m.Opinion, At: now}
+		}
+	case KindVote:
+		a.onVote(m, now)
+	case KindVoteReply:
+		r := m.VoteReply
+		if r.Highest > a.voter.HighestEpoch {
+			s := a.voter
+			s.HighestEpoch = r.Highest
+			a.setVoter(s)
+		}
+		if e := a.election; e != nil && r.Candidate == a.p.Self && r.Epoch == e.Request.Epoch {
+			e.Record(m.From, Decision{Grant: r.Grant, Why: r.Why})
+			a.checkElection(now)
+		}
+	case KindRenew:
+		r := m.Renew
+		if r.Holder == m.From && r.Epoch >= a.leader.Epoch {
+			a.leader = LeaderNotice{Cluster: r.Cluster, Epoch: r.Epoch, Holder: r.Holder, Reason: r.Reason}
+			a.leaderSeen = now
+		}
+		d, s := DecideRenew(a.voter, r.Holder, r.Epoch, a.p.Lease, now)
+		a.setVoter(s)
+		a.send(Message{Kind: KindRenewReply, To: m.From, RenewReply: &RenewReply{Cluster: r.Cluster, Epoch: r.Epoch,
+			Holder: r.Holder, Seq: r.Seq, Grant: d.Grant, Why: d.Why}})
+	case KindRenewReply:
+		r := m.RenewReply
+		if a.lease != nil && r.Holder == a.p.Self && r.Epoch == a.lease.Epoch && r.Grant {
+			if acks, ok := a.renewAcks[r.Seq]; ok {
+				acks[m.From] = true
+				a.checkRenewal(r.Seq)
+			}
+		}
+	case KindRelease:
+		r := m.Release
+		if r.Holder == m.From {
+			a.setVoter(Release(a.voter, r.Holder, r.Epoch))
+			if a.leader.Holder == r.Holder && a.leader.Epoch == r.Epoch {
+				a.leader = LeaderNotice{}
+			}
+		}
+	case KindLeader:
+		n := m.Leader
+		if n.Holder == m.From && n.Epoch >= a.leader.Epoch {
+			a.leader = *n
+			a.leaderSeen = now
+			if n.Epoch > a.voter.HighestEpoch {
+				s := a.voter
+				s.HighestEpoch = n.Epoch
+				a.setVoter(s)
+			}
+			if n.Reason.MayChangePrimary() {
+				a.cooldown = now.Add(a.p.Cooldown)
+			}
+		}
+	case KindSync:
+		a.send(Message{Kind: KindSyncReply, To: m.From, SyncReply: &SyncReply{Cluster: a.p.Cluster,
+			Highest: a.voter.HighestEpoch, ConfigEpoch: a.voter.ConfigEpoch, Primary: a.voter.Primary, Learner: !a.learned}})
+	case KindSyncReply:
+		if a.syncReplies != nil {
+			a.syncReplies[m.From] = *m.SyncReply
+			a.tryLearn(now)
+		}
+	}
+	a.derive(now)
+}
+
+func (a *Agreement) onVote(m Message, now time.Time) {
+	req := *m.Vote
+	if req.Candidate != m.From {
+		return
+	}
+	d, s := DecideVote(a.voter, req, a.p.Lease, now)
+	a.setVoter(s)
+	a.send(Message{Kind: KindVoteReply, To: m.From, VoteReply: &VoteReply{Cluster: req.Cluster, Epoch: req.Epoch,
+		Candidate: req.Candidate, Grant: d.Grant, Why: d.Why, Highest: a.voter.HighestEpoch}})
+	if d.Grant {
+		a.event(now, "voted", req.Epoch, "%s", d.Why)
+	}
+}
+
+// followsLeader says whether another sentinel holds the lease as far as
+// this one knows: it is bound to it, or the leader showed it is alive
+// (notice or renewal) within one lease.
+func (a *Agreement) followsLeader(now time.Time) bool {
+	if a.voter.Binding.Binds(now) && a.voter.Binding.Holder != a.p.Self {
+		return true
+	}
+	return a.leader.Holder != "" && a.leader.Holder != a.p.Self && now.Sub(a.leaderSeen) < a.p.Lease
+}
+
+// derive computes the state and reports a change.
+func (a *Agreement) derive(now time.Time) {
+	st := StateOK
+	switch {
+	case !a.learned:
+		st = StateLearning
+	case a.local.Tilt:
+		st = StateTilt
+	case a.lease != nil && a.lease.Valid(now):
+		st = StateLeading
+	case a.election != nil:
+		st = StateElecting
+	case a.followsLeader(now):
+		st = StateFollowing
+	case a.tally.ODOWN && a.local.Vantage.Blocked:
+		st = StateVantageBlocked
+	case a.tally.ODOWN:
+		st = StateODOWN
+	case a.local.PrimarySDOWN:
+		st = StateSDOWN
+	}
+	if st != a.state {
+		detail := a.tally.Describe()
+		if st == StateVantageBlocked {
+			detail = "UnreachablePrimaryWithHealthyReplicas: " + a.local.Vantage.Why
+		}
+		a.event(now, string(st), a.voter.HighestEpoch, "%s → %s: %s", a.state, st, detail)
+		a.state = st
+	}
+}
+
+// Status reports the machine for the admin API.
+func (a *Agreement) Status(now time.Time) Status {
+	s := Status{State: a.state, Epoch: a.voter.HighestEpoch, Tally: a.tally.Describe(), Vantage: a.local.Vantage.Why}
+	switch {
+	case a.lease != nil && a.lease.Valid(now):
+		s.Holder, s.HolderEpoch, s.HolderReason, s.Remaining = a.p.Self, a.lease.Epoch, a.lease.Reason, a.lease.Remaining(now)
+	case a.voter.Binding.Binds(now):
+		s.Holder, s.HolderEpoch, s.HolderReason = a.voter.Binding.Holder, a.voter.Binding.Epoch, a.voter.Binding.Reason
+	case a.leader.Holder != "":
+		s.Holder, s.HolderEpoch, s.HolderReason = a.leader.Holder, a.leader.Epoch, a.leader.Reason
+	}
+	if a.election != nil {
+		s.Election = a.election.Describe()
+	}
+	return s
+}
