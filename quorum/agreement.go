@@ -141,7 +141,7 @@ type Agreement struct {
 	leader     LeaderNotice
 	leaderSeen time.Time // when the leader last showed it is alive (notice, renewal)
 	tally      Tally
-	state  State
+	state      State
 
 	ready Ready
 	dirty bool
