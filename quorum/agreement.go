@@ -60,6 +60,10 @@ type Local struct {
 	Tilt bool
 	// Alive are the members the transport sees alive.
 	Alive []MemberID
+	// Hold, when set, says why this sentinel must not start an automatic
+	// failover: observation and config disagree (DESIGN.md §5.9: observe,
+	// don't act). Operator requests are not held.
+	Hold string
 }
 
 // Persistent is the part of the state that must survive a restart. The
@@ -130,6 +134,7 @@ type Agreement struct {
 	want             Reason // a lease the daemon asked for (operator, steward)
 	wantForced       bool
 	wanting          bool // a lease was wanted at the last Tick
+	following        bool // another sentinel held the lease at the last Tick
 
 	lease     *Lease
 	renewSeq  uint64
@@ -262,10 +267,13 @@ func (a *Agreement) Tick(now time.Time, l Local) {
 		a.abandon(now, "no majority within "+a.p.ElectionTimeout.String())
 	}
 	reason, forced, ok := a.wanted()
-	if ok && !a.wanting && a.election == nil && a.lease == nil {
+	following := a.followsLeader(now)
+	if ok && (!a.wanting || (a.following && !following)) && a.election == nil && a.lease == nil {
+		// A new need, or the leader this sentinel followed is gone: the
+		// survivors would all ask at once.
 		a.stagger(now)
 	}
-	a.wanting = ok
+	a.wanting, a.following = ok, following
 	if ok {
 		a.maybeElect(now, reason, forced)
 	}
@@ -310,10 +318,12 @@ func (a *Agreement) heard() []Heard {
 }
 
 // learn asks the others for their state until a majority that remembers
-// has answered (DESIGN.md §5.2). Any epoch a majority granted was granted
+// has answered (DESIGN.md §5.2): any epoch a majority granted was granted
 // by a member among any Majority() others that remember, so the learner
-// cannot miss it. When every other member answers that it is a learner
-// too, the fleet is new and there is nothing to learn.
+// cannot miss it. Failing that, it learns once every other member has
+// answered, learners or not: the union of all surviving memory is all
+// there is (a new fleet, where everyone starts a learner, bootstraps this
+// way). With a member missing and too few remembering, it waits.
 func (a *Agreement) learn(now time.Time) {
 	if a.syncReplies == nil {
 		a.syncReplies = map[MemberID]SyncReply{}
@@ -338,7 +348,7 @@ func (a *Agreement) tryLearn(now time.Time) bool {
 			remembering++
 		}
 	}
-	if remembering >= a.p.Voters.Majority() || (learners > 0 && learners == a.p.Voters.Len()-1) {
+	if remembering >= a.p.Voters.Majority() || remembering+learners == a.p.Voters.Len()-1 {
 		s := a.voter
 		for _, r := range a.syncReplies {
 			s.HighestEpoch = max(s.HighestEpoch, r.Highest)
@@ -377,7 +387,7 @@ func (a *Agreement) wanted() (Reason, bool, bool) {
 	if a.want != "" {
 		return a.want, a.wantForced, true
 	}
-	if a.p.Auto && a.local.PrimarySDOWN && a.tally.ODOWN && !a.local.Vantage.Blocked {
+	if a.p.Auto && a.local.PrimarySDOWN && a.tally.ODOWN && !a.local.Vantage.Blocked && a.local.Hold == "" {
 		return ReasonFailover, false, true
 	}
 	return "", false, false
@@ -585,6 +595,12 @@ func (a *Agreement) onVote(m Message, now time.Time) {
 	req := *m.Vote
 	if req.Candidate != m.From {
 		return
+	}
+	// A candidate asked for a higher epoch gives up its own election and
+	// votes: two candidates refusing each other (each bound to itself)
+	// would otherwise climb epochs until their back-offs part them.
+	if e := a.election; e != nil && req.Epoch > e.Request.Epoch && req.Reason.Valid() {
+		a.abandon(now, fmt.Sprintf("%s asks for the higher epoch %d", req.Candidate, req.Epoch))
 	}
 	d, s := DecideVote(a.voter, req, a.p.Lease, now)
 	a.setVoter(s)

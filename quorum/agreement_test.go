@@ -198,6 +198,26 @@ func TestAgreementVantageBlocks(t *testing.T) {
 	}
 }
 
+// DESIGN.md §5.9: when observation and config disagree, observe, don't act.
+func TestAgreementHoldBlocksAutomaticFailover(t *testing.T) {
+	f := newTestFleet(t, "s1", "s2", "s3")
+	f.setSDOWN(true, "s1", "s2", "s3")
+	for _, id := range f.ids {
+		l := f.local[id]
+		l.Hold = "PrimaryIsReplica"
+		f.local[id] = l
+	}
+	f.run(5 * time.Second)
+	if got := f.leaders(); len(got) != 0 {
+		t.Fatalf("leaders = %v while held", got)
+	}
+	f.nodes["s1"].Want(ReasonOperator, true)
+	f.run(time.Second)
+	if got := f.leaders(); len(got) != 1 || got[0] != "s1" {
+		t.Errorf("operator request while held: leaders %v, want s1", got)
+	}
+}
+
 // A voter that sees the primary healthy refuses failover votes, but two
 // of three still elect.
 func TestAgreementHealthyVoterRefuses(t *testing.T) {
@@ -272,6 +292,19 @@ func TestAgreementLearner(t *testing.T) {
 	g.step(100 * time.Millisecond)
 	if got := g.states(); strings.Contains(got, "learning") {
 		t.Errorf("a new fleet stays learning: %s", got)
+	}
+
+	// One member of a new fleet bootstrapped before the others asked: they
+	// still learn, from everyone's answers (no deadlock on a mix).
+	m := newTestFleet(t, "a", "b", "c")
+	for i, id := range m.ids {
+		learned := id == "b"
+		m.nodes[id] = NewAgreement(testParams(id, vg), Persistent{Learned: learned}, false, rand.New(rand.NewPCG(uint64(i), 5)), m.now)
+	}
+	m.step(100 * time.Millisecond)
+	m.step(100 * time.Millisecond)
+	if got := m.states(); strings.Contains(got, "learning") {
+		t.Errorf("a fleet where one member bootstrapped first stays learning: %s", got)
 	}
 
 	// A learner whose only peer answering is a learner too stays a learner.

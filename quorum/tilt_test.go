@@ -9,7 +9,9 @@ import (
 // DESIGN.md §5.11: a stalled process or a wall-clock jump tilts the
 // sentinel for Hold; steady ticks never do.
 func TestTilt(t *testing.T) {
-	newTilt := func() *Tilt { return &Tilt{Interval: 100 * time.Millisecond, Threshold: time.Second, Hold: 3 * time.Second} }
+	newTilt := func() *Tilt {
+		return &Tilt{Interval: 100 * time.Millisecond, Threshold: time.Second, Hold: 3 * time.Second}
+	}
 	// mono and wall run together unless a case moves one of them.
 	tick := func(tl *Tilt, mono, wall time.Duration) (bool, string) { return tl.observe(t0.Add(mono), t0.Add(wall)) }
 

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/imsentinel/imsentinel/probe"
+	"github.com/imsentinel/imsentinel/quorum"
 	"github.com/imsentinel/imsentinel/quorum/store"
 	"github.com/imsentinel/imsentinel/sentinel/config"
 )
@@ -40,6 +41,9 @@ const (
 	// CondWritableNonPrimary: an instance other than the primary accepts
 	// writes (DESIGN.md §6.4: nodes start fenced).
 	CondWritableNonPrimary = "WritableNonPrimary"
+	// CondVantageBlocked: ODOWN, but a replica still hears from the primary,
+	// so no automatic failover (DESIGN.md §5.4); a person decides.
+	CondVantageBlocked = "UnreachablePrimaryWithHealthyReplicas"
 )
 
 // journal takes the entries the monitor records. Record never blocks: the
@@ -64,11 +68,27 @@ type clusterMonitor struct {
 	log       *slog.Logger
 	view      atomic.Pointer[ClusterView]
 
+	// agreement wiring (DESIGN.md §5), set by the daemon
+	agParams  quorum.Params
+	state     stateStore // nil: nothing persisted (tests)
+	fleet     link       // nil: a fleet of one
+	learned   bool       // the data_dir has learned (not a learner)
+	restarted bool       // the data_dir existed: abstain for one lease
+	onLearned func()
+	inbox     chan quorum.Message
+
 	// owned by run
 	results    chan roundResult
 	instances  map[string]*instance
 	order      []string // addresses in the order they were added
 	conditions map[string]Condition
+	links      map[string]vantageLink
+	ag         *quorum.Agreement
+	persisted  quorum.Persistent
+	status     quorum.Status
+	tilt       quorum.Tilt
+	tilted     bool
+	tiltWhy    string
 	wg         sync.WaitGroup
 }
 
@@ -111,10 +131,37 @@ func newClusterMonitor(c config.ClusterConfig, d *Daemon) (*clusterMonitor, erro
 		results:    make(chan roundResult, 16),
 		instances:  map[string]*instance{},
 		conditions: map[string]Condition{},
+		links:      map[string]vantageLink{},
+		inbox:      make(chan quorum.Message, 256),
+		state:      d.state,
+		fleet:      d.fleet,
+		learned:    d.learned,
+		restarted:  d.restarted,
+		onLearned:  d.clusterLearned,
+		agParams: quorum.Params{
+			Self: quorum.MemberID(d.cfg.Sentinel.ID), Voters: d.voters, Cluster: c.Name, Quorum: c.Quorum,
+			OpinionTTL: d.cfg.Detection.OpinionTTL, OpinionInterval: d.cfg.Detection.OpinionTTL / 3,
+			Lease: d.cfg.Failover.Lease, DriftMargin: d.cfg.Failover.LeaseDriftMargin,
+			ElectionTimeout: d.cfg.Failover.ElectionTimeout, BackoffBase: backoffBase, BackoffMax: backoffMax,
+			Auto: c.Mode == config.ModeAuto, Cooldown: d.cfg.Failover.Cooldown,
+		},
+		tilt: quorum.Tilt{Interval: d.cfg.Detection.ProbeInterval, Threshold: tiltThreshold,
+			Hold: max(d.cfg.Detection.OpinionTTL, d.cfg.Detection.MinDownAfter) + d.cfg.Detection.ProbeInterval},
 	}
 	m.publish(time.Time{})
 	return m, nil
 }
+
+// Election timing the config does not expose: the back-off after a lost
+// election is uniform in [backoffBase, backoffBase·2^attempt), capped at
+// backoffMax; a first candidacy is staggered by rank in backoffBase/2 steps.
+const (
+	backoffBase = 100 * time.Millisecond
+	backoffMax  = 2 * time.Second
+	// tiltThreshold: a tick this much late, or a wall-clock jump this big,
+	// puts the sentinel in TILT (Redis Sentinel uses 2s too).
+	tiltThreshold = 2 * time.Second
+)
 
 // run probes the cluster until ctx ends, and returns once every probe loop
 // it started has stopped.
@@ -124,6 +171,9 @@ func (m *clusterMonitor) run(ctx context.Context) {
 	defer cancel()
 
 	now := time.Now()
+	if err := m.startAgreement(now); err != nil {
+		m.log.Error("agreement not started: this sentinel observes only", "err", err)
+	}
 	m.add(ctx, m.cfg.Primary, "", SourceConfig, "", now)
 	for _, r := range m.cfg.Replicas {
 		m.add(ctx, r, "", SourceConfig, "", now)
@@ -145,10 +195,20 @@ func (m *clusterMonitor) run(ctx context.Context) {
 			m.discover(ctx, r.obs, now)
 			m.assess(now)
 			m.evaluateConditions(now)
+			m.tickAgreement(now)
+			m.publish(now)
+		case msg := <-m.inbox:
+			now := time.Now()
+			if m.ag != nil {
+				m.ag.Step(msg, now)
+				m.tickAgreement(now) // an opinion may complete ODOWN: act at once
+			}
 			m.publish(now)
 		case now := <-tick.C:
+			m.tilted, m.tiltWhy = m.tilt.Observe(now)
 			m.assess(now)
 			m.evaluateConditions(now)
+			m.tickAgreement(now)
 			m.publish(now)
 		}
 	}
@@ -222,6 +282,7 @@ func (m *clusterMonitor) record(r roundResult) {
 	in.detector.Record(r.round)
 	obs := r.obs
 	in.last = &obs
+	m.trackLink(r.address, obs, r.round.End)
 	if obs.Reachable {
 		in.lastReachable = &obs
 	}
@@ -322,6 +383,11 @@ func (m *clusterMonitor) evaluateConditions(now time.Time) {
 					"diverge (nodes must start fenced: read_only, replicaof)", addr, m.cfg.Primary)})
 		}
 	}
+	if m.status.State == quorum.StateVantageBlocked {
+		put(Condition{Name: CondVantageBlocked, Severity: SeverityCritical, Instance: m.cfg.Primary, Since: now,
+			Detail: "the fleet agrees the primary is down but a replica still hears from it, so it is not failed " +
+				"over automatically: " + m.status.Vantage})
+	}
 	for key, c := range found {
 		if _, ok := m.conditions[key]; !ok {
 			m.log.Warn("condition raised", "condition", c.Name, "severity", c.Severity, "instance", c.Instance, "detail", c.Detail)
@@ -365,7 +431,9 @@ func (m *clusterMonitor) publish(now time.Time) {
 		Kind:       m.cfg.Kind,
 		Mode:       m.cfg.Mode,
 		Primary:    m.cfg.Primary,
-		State:      StateOK,
+		State:      string(m.status.State),
+		Epoch:      m.status.Epoch,
+		Agreement:  agreementView(m.status),
 		Instances:  make([]InstanceView, 0, len(m.order)),
 		Conditions: make([]Condition, 0, len(m.conditions)),
 		UpdatedAt:  now,
@@ -384,9 +452,6 @@ func (m *clusterMonitor) publish(now time.Time) {
 		if in.sdown {
 			t := in.sdownSince
 			iv.SDOWNSince = &t
-			if addr == v.Primary {
-				v.State = StateSDOWN
-			}
 		}
 		v.Instances = append(v.Instances, iv)
 	}

@@ -8,11 +8,13 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/imsentinel/imsentinel/probe"
 	"github.com/imsentinel/imsentinel/probe/mysqlprobe"
 	"github.com/imsentinel/imsentinel/probe/redisprobe"
+	"github.com/imsentinel/imsentinel/quorum"
 	"github.com/imsentinel/imsentinel/quorum/store"
 	"github.com/imsentinel/imsentinel/sentinel/config"
 )
@@ -40,6 +42,15 @@ type Daemon struct {
 	journal   journal
 	clusters  []*clusterMonitor
 	started   time.Time
+
+	// agreement (DESIGN.md §5)
+	voters    quorum.Voters
+	state     stateStore // the durable state; nil in tests without one
+	fleet     link       // the fleet link; nil for a fleet of one in tests
+	learned   bool       // the data_dir is not a learner
+	restarted bool       // the data_dir existed before this start
+	learnedN  atomic.Int64
+	markLearn func() error
 }
 
 // NewProber returns the production prober for a target's kind.
@@ -59,12 +70,18 @@ func New(cfg config.Config, o Options) (*Daemon, error) {
 	if ps := config.Validate(cfg); len(ps) > 0 {
 		return nil, ps
 	}
+	voters, err := votersOf(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("new daemon: %w", err)
+	}
 	d := &Daemon{
 		cfg:       cfg,
 		log:       o.Logger.With("sentinel", cfg.Sentinel.ID),
 		newProber: o.NewProber,
 		listener:  o.Listener,
 		registry:  newRegistry(),
+		voters:    voters,
+		learned:   true,
 	}
 	if d.newProber == nil {
 		d.newProber = NewProber
@@ -77,6 +94,19 @@ func New(cfg config.Config, o Options) (*Daemon, error) {
 		}
 	}
 	return d, nil
+}
+
+// clusterLearned is called once by each cluster whose agreement has caught
+// up; when all have, the data_dir is marked learned for good.
+func (d *Daemon) clusterLearned() {
+	if d.learnedN.Add(1) != int64(len(d.cfg.Clusters)) || d.markLearn == nil {
+		return
+	}
+	if err := d.markLearn(); err != nil {
+		d.log.Error("mark the state learned", "err", err)
+		return
+	}
+	d.log.Info("caught up from the fleet: voting")
 }
 
 // Run opens the state in data_dir, starts probing every cluster and serves
@@ -97,8 +127,21 @@ func (d *Daemon) Run(ctx context.Context) error {
 			d.log.Error("close state", "err", err)
 		}
 	}()
-	if st.Fresh() {
-		d.log.Info("new state created (a fresh data_dir)", "data_dir", d.cfg.Sentinel.DataDir)
+	learner, err := st.Learner()
+	if err != nil {
+		st.Close()
+		return fmt.Errorf("open state in %s: %w", d.cfg.Sentinel.DataDir, err)
+	}
+	d.state, d.learned, d.restarted, d.markLearn = st, !learner, !st.Fresh(), st.MarkLearned
+	switch {
+	case st.Fresh():
+		d.log.Info("new state created (a fresh data_dir): learning from the fleet before voting",
+			"data_dir", d.cfg.Sentinel.DataDir)
+	case learner:
+		d.log.Info("state has not finished learning from the fleet: learning before voting")
+	default:
+		d.log.Info("restarted with existing state: abstaining from votes for one lease",
+			"lease", d.cfg.Failover.Lease)
 	}
 
 	ln := d.listener
@@ -108,6 +151,13 @@ func (d *Daemon) Run(ctx context.Context) error {
 		}
 	}
 
+	fl, err := newFleet(d.cfg, d.voters, d.log)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	d.fleet = fl
+
 	jw := newJournalWriter(journalQueue, d.log)
 	d.journal = jw
 	d.clusters = d.clusters[:0]
@@ -115,9 +165,26 @@ func (d *Daemon) Run(ctx context.Context) error {
 		m, err := newClusterMonitor(c, d)
 		if err != nil {
 			ln.Close()
+			fl.t.Close()
 			return err
 		}
 		d.clusters = append(d.clusters, m)
+	}
+	byName := make(map[string]*clusterMonitor, len(d.clusters))
+	for _, m := range d.clusters {
+		byName[m.cfg.Name] = m
+	}
+	fl.route = func(msg quorum.Message) {
+		m, ok := byName[msg.Cluster()]
+		if !ok {
+			d.log.Debug("agreement message for a cluster not configured here", "cluster", msg.Cluster(), "sentinel", msg.From)
+			return
+		}
+		select {
+		case m.inbox <- msg:
+		default:
+			d.log.Warn("cluster inbox full: agreement message dropped", "cluster", m.cfg.Name, "sentinel", msg.From)
+		}
 	}
 
 	srv := &http.Server{
@@ -142,6 +209,11 @@ func (d *Daemon) Run(ctx context.Context) error {
 			m.run(ctx)
 		}()
 	}
+	fleetDone := make(chan struct{})
+	go func() {
+		defer close(fleetDone)
+		fl.run(ctx)
+	}()
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 	d.log.Info("imsentinel started", "admin", ln.Addr().String(), "clusters", len(d.clusters),
@@ -165,6 +237,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		}
 	}
 	wg.Wait()
+	<-fleetDone
 	jw.close() // every cluster has stopped: nothing records any more
 	<-journalDone
 	d.log.Info("imsentinel stopped")

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/imsentinel/imsentinel/probe"
+	"github.com/imsentinel/imsentinel/quorum"
 	"github.com/imsentinel/imsentinel/quorum/store"
 	"github.com/imsentinel/imsentinel/sentinel/config"
 )
@@ -199,8 +200,11 @@ func TestClusterMonitorDetectsAndDiscovers(t *testing.T) {
 
 		fleet.setDown("10.0.0.1:6379", true)
 		time.Sleep(6 * time.Second) // past down_after
-		if v := m.view.Load(); v.State != StateSDOWN {
-			t.Errorf("cluster state = %s with the primary down 6s, want %s", v.State, StateSDOWN)
+		// A fleet of one with quorum 1: ODOWN at once, and it elects itself.
+		if v := m.view.Load(); v.State != string(quorum.StateLeading) || v.Epoch != 1 || v.Agreement.Lease == nil ||
+			v.Agreement.Lease.Holder != "s1" || v.Agreement.Lease.Reason != string(quorum.ReasonFailover) {
+			t.Errorf("with the primary down 6s: state %s epoch %d lease %+v, want leading, epoch 1, s1's failover lease",
+				v.State, v.Epoch, v.Agreement.Lease)
 		}
 
 		cancel()
@@ -213,6 +217,9 @@ func TestClusterMonitorDetectsAndDiscovers(t *testing.T) {
 			`sdown {"instance":"10.0.0.2:6379"`,
 			`sdown-cleared {"instance":"10.0.0.2:6379","role":"replica"}`,
 			`sdown {"instance":"10.0.0.1:6379"`,
+			`agreement:electing {"detail":"asking for a failover lease at epoch 1 (ODOWN: 1 of quorum 1 report SDOWN; s1 sdown)"`,
+			`agreement:leading {"detail":"ok → leading`,
+			`agreement:elected {"detail":"epoch 1 (failover) by s1: 1 of majority 1 granted (s1)","epoch":1}`,
 		} {
 			if !strings.Contains(got, want) {
 				t.Errorf("journal lacks %s\njournal:\n%s", want, got)

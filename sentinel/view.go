@@ -4,13 +4,15 @@ import (
 	"time"
 
 	"github.com/imsentinel/imsentinel/probe"
+	"github.com/imsentinel/imsentinel/quorum"
 )
 
-// Cluster states reported at /v1/clusters. Later stages add odown,
-// electing, leading, following, tilt and vantage-blocked.
+// Cluster states reported at /v1/clusters: the agreement's state
+// (quorum.State): learning, tilt, leading, electing, following,
+// vantage-blocked, odown, sdown, ok.
 const (
-	StateOK    = "ok"    // the primary answers
-	StateSDOWN = "sdown" // this sentinel's detector says the primary is down
+	StateOK    = string(quorum.StateOK)    // the primary answers
+	StateSDOWN = string(quorum.StateSDOWN) // this sentinel's detector says the primary is down
 )
 
 // Where an instance came from.
@@ -34,9 +36,14 @@ type ClusterView struct {
 	// Primary is the primary this sentinel believes in: the seed from the
 	// config until a committed config says otherwise.
 	Primary string `json:"primary"`
-	// Epoch is the config epoch of Primary; 0 for the seed.
-	Epoch      uint64         `json:"epoch"`
-	State      string         `json:"state"`
+	// Epoch is the highest election epoch this sentinel has seen for the
+	// cluster.
+	Epoch uint64 `json:"epoch"`
+	// State is the agreement's state (see the State constants).
+	State string `json:"state"`
+	// Agreement explains the state: the lease holder, the ODOWN tally,
+	// replica vantage and a running election.
+	Agreement  Agreement      `json:"agreement"`
 	Instances  []InstanceView `json:"instances"`
 	Conditions []Condition    `json:"conditions"`
 	UpdatedAt  time.Time      `json:"updated_at"`
@@ -59,6 +66,37 @@ type InstanceView struct {
 	Detector   Detector   `json:"detector"`
 	// Observation is the latest probe result; nil before the first round.
 	Observation *probe.Observation `json:"observation,omitempty"`
+}
+
+// Agreement is the fleet's agreement about a cluster as this sentinel
+// knows it (DESIGN.md §5).
+type Agreement struct {
+	// Lease names the holder this sentinel knows of; nil when none.
+	Lease *LeaseView `json:"lease,omitempty"`
+	// Tally explains ODOWN: who counted and who did not.
+	Tally string `json:"tally"`
+	// Vantage explains replica vantage.
+	Vantage string `json:"vantage"`
+	// Election describes this sentinel's running election, if any.
+	Election string `json:"election,omitempty"`
+}
+
+// LeaseView is a lease holder.
+type LeaseView struct {
+	Holder string `json:"holder"`
+	Epoch  uint64 `json:"epoch"`
+	Reason string `json:"reason"`
+	// RemainingMS is the authority left, when this sentinel holds it.
+	RemainingMS float64 `json:"remaining_ms,omitempty"`
+}
+
+func agreementView(s quorum.Status) Agreement {
+	a := Agreement{Tally: s.Tally, Vantage: s.Vantage, Election: s.Election}
+	if s.Holder != "" {
+		a.Lease = &LeaseView{Holder: string(s.Holder), Epoch: s.HolderEpoch, Reason: string(s.HolderReason),
+			RemainingMS: ms(s.Remaining)}
+	}
+	return a
 }
 
 // Detector is the failure detector's state for one instance

@@ -72,6 +72,10 @@ type Gossip struct {
 	EncryptionKey Secret `mapstructure:"encryption_key" yaml:"encryption_key" json:"encryption_key"`
 	// EncryptionKeyFile names a file holding EncryptionKey instead.
 	EncryptionKeyFile string `mapstructure:"encryption_key_file" yaml:"encryption_key_file" json:"encryption_key_file"`
+	// Profile picks memberlist's timings: lan (probe every 1s, a crashed
+	// member seen dead in about 5s) or local (loopback tests). Liveness
+	// only informs; it never changes the voter set. Default lan.
+	Profile string `mapstructure:"profile" yaml:"profile" json:"profile"`
 }
 
 // Admin configures the HTTP admin API (/v1/, /healthz, /metrics).
@@ -138,6 +142,9 @@ type Failover struct {
 	// another automatic failover needs every live sentinel's SDOWN
 	// (DESIGN.md §5.10). Default 3m.
 	Cooldown time.Duration `mapstructure:"cooldown" yaml:"cooldown" json:"cooldown"`
+	// ElectionTimeout: an election not won by then is abandoned and the
+	// candidate backs off at random before it tries again. Default 1s.
+	ElectionTimeout time.Duration `mapstructure:"election_timeout" yaml:"election_timeout" json:"election_timeout"`
 	// Steps are the per-step deadlines.
 	Steps Steps `mapstructure:"steps" yaml:"steps" json:"steps"`
 }
@@ -282,7 +289,7 @@ func DefaultConfig() Config {
 	return Config{
 		Sentinel: Sentinel{DataDir: "/var/lib/imsentinel"},
 		Log:      Log{Level: "info", Format: "text"},
-		Gossip:   Gossip{Bind: "0.0.0.0:7946"},
+		Gossip:   Gossip{Bind: "0.0.0.0:7946", Profile: "lan"},
 		Admin:    Admin{Listen: "127.0.0.1:7070"},
 		Routing: Routing{
 			Address: "127.0.0.1:6379",
@@ -300,6 +307,7 @@ func DefaultConfig() Config {
 			Lease:            10 * time.Second,
 			LeaseDriftMargin: 500 * time.Millisecond,
 			Cooldown:         3 * time.Minute,
+			ElectionTimeout:  time.Second,
 			Steps: Steps{
 				Fence:   1 * time.Second,
 				Promote: 3 * time.Second,

@@ -80,6 +80,9 @@ func validateSentinel(cfg Config, ps *problems) {
 }
 
 func validateGossip(g Gossip, ps *problems) {
+	if g.Profile != "lan" && g.Profile != "local" {
+		ps.add("gossip.profile", "%q is not one of lan, local", g.Profile)
+	}
 	loopback, err := isLoopback(g.Bind)
 	if err != nil {
 		ps.add("gossip.bind", "%v", err)
@@ -158,6 +161,9 @@ func validateFailover(f Failover, ps *problems) {
 		ps.add("failover.lease_drift_margin", "%v must be at least 0 and shorter than failover.lease (%v)",
 			f.LeaseDriftMargin, f.Lease)
 		return
+	}
+	if positive(ps, "failover.election_timeout", f.ElectionTimeout) && f.ElectionTimeout >= f.Lease {
+		ps.add("failover.election_timeout", "%v must be shorter than failover.lease (%v)", f.ElectionTimeout, f.Lease)
 	}
 	if f.Cooldown < 0 {
 		ps.add("failover.cooldown", "%v must not be negative", f.Cooldown)

@@ -1,0 +1,233 @@
+package sentinel
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"time"
+
+	"github.com/imsentinel/imsentinel/probe"
+	"github.com/imsentinel/imsentinel/quorum"
+	"github.com/imsentinel/imsentinel/quorum/store"
+)
+
+// stateStore is the part of the durable state the agreement needs: votes,
+// epochs and committed configs, read at start and written before replies.
+type stateStore interface {
+	HighestEpoch(cluster string) (uint64, error)
+	ObserveEpoch(cluster string, epoch uint64) error
+	Vote(cluster string) (store.Vote, bool, error)
+	SaveVote(store.Vote) error
+	Config(cluster string) (store.ClusterConfig, bool, error)
+	SaveConfig(store.ClusterConfig) error
+}
+
+// restoreAgreement reads a cluster's persisted agreement state. The latest
+// vote becomes the binding: after a restart it holds for one more lease,
+// which the restarted sentinel abstains for anyway (DESIGN.md §5.6).
+func restoreAgreement(st stateStore, cluster string, learned bool) (quorum.Persistent, error) {
+	p := quorum.Persistent{Learned: learned}
+	var err error
+	if p.HighestEpoch, err = st.HighestEpoch(cluster); err != nil {
+		return p, fmt.Errorf("restore agreement of %s: %w", cluster, err)
+	}
+	v, found, err := st.Vote(cluster)
+	if err != nil {
+		return p, fmt.Errorf("restore agreement of %s: %w", cluster, err)
+	}
+	if found {
+		p.Binding = quorum.Binding{Cluster: cluster, Epoch: v.Epoch, Holder: quorum.MemberID(v.Candidate),
+			Reason: quorum.Reason(v.Reason)}
+	}
+	c, found, err := st.Config(cluster)
+	if err != nil {
+		return p, fmt.Errorf("restore agreement of %s: %w", cluster, err)
+	}
+	if found {
+		p.ConfigEpoch, p.Primary = c.Epoch, c.Primary
+	}
+	return p, nil
+}
+
+// persistAgreement writes what changed between two persisted states, each
+// write fsynced, before the messages of the same Ready go out.
+func persistAgreement(st stateStore, cluster string, prev, next quorum.Persistent, lease time.Duration, now time.Time) error {
+	if next.HighestEpoch > prev.HighestEpoch {
+		if err := st.ObserveEpoch(cluster, next.HighestEpoch); err != nil {
+			return err
+		}
+	}
+	if b := next.Binding; b.Holder != "" && (b.Epoch != prev.Binding.Epoch || b.Holder != prev.Binding.Holder) {
+		if err := st.SaveVote(store.Vote{Cluster: cluster, Epoch: b.Epoch, Candidate: string(b.Holder),
+			Reason: string(b.Reason), GrantedAt: now, LeaseUntil: now.Add(lease)}); err != nil {
+			return err
+		}
+	}
+	if next.ConfigEpoch > prev.ConfigEpoch && next.ConfigEpoch > 0 {
+		if err := st.SaveConfig(store.ClusterConfig{Cluster: cluster, Epoch: next.ConfigEpoch, Primary: next.Primary,
+			CommittedAt: now}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// vantageLink is what a cluster remembers of one MySQL replica's receiver
+// to tell when it last heard from the primary: heartbeats and received
+// positions only move while the link carries something.
+type vantageLink struct {
+	sig     string
+	changed time.Time
+}
+
+// replicaLinks turns the latest observations of the primary's replicas into
+// replica-vantage evidence (DESIGN.md §5.4).
+func (m *clusterMonitor) replicaLinks(now time.Time) []quorum.ReplicaLink {
+	var links []quorum.ReplicaLink
+	for _, addr := range m.order {
+		in := m.instances[addr]
+		if addr == m.cfg.Primary || in.lastReachable == nil || in.lastReachable.Role != probe.RoleReplica {
+			continue
+		}
+		if probe.MapAddress(m.addrMap, in.lastReachable.Primary) != m.cfg.Primary {
+			continue // a replica of something else
+		}
+		l := quorum.ReplicaLink{Replica: addr, LastIO: -1}
+		obs := in.last
+		if obs != nil && obs.Reachable {
+			l.Reachable = true
+			switch {
+			case obs.Redis != nil:
+				l.LinkUp = obs.Redis.LinkUp
+				if obs.Redis.LastIOSecondsAgo >= 0 {
+					l.LastIO = time.Duration(obs.Redis.LastIOSecondsAgo) * time.Second
+				}
+			case obs.MySQL != nil:
+				if ch, ok := m.channelTo(obs); ok {
+					l.LinkUp = ch.IO == probe.IORunning
+					if v, ok := m.links[addr]; ok && !v.changed.IsZero() {
+						l.LastIO = now.Sub(v.changed)
+					}
+				}
+			}
+		}
+		links = append(links, l)
+	}
+	return links
+}
+
+// channelTo finds a MySQL replica's channel from the cluster's primary.
+func (m *clusterMonitor) channelTo(obs *probe.Observation) (probe.Channel, bool) {
+	for _, ch := range obs.MySQL.Channels {
+		if probe.MapAddress(m.addrMap, ch.Source) == m.cfg.Primary {
+			return ch, true
+		}
+	}
+	return probe.Channel{}, false
+}
+
+// trackLink notes when a MySQL replica's receiver last moved.
+func (m *clusterMonitor) trackLink(addr string, obs probe.Observation, at time.Time) {
+	if obs.MySQL == nil || !obs.Reachable {
+		return
+	}
+	ch, ok := m.channelTo(&obs)
+	if !ok {
+		return
+	}
+	sig := fmt.Sprintf("%d/%s/%s/%d", ch.ReceivedHeartbeats, ch.GTIDIOPos, ch.RetrievedGTIDSet, ch.ReadSourceLogPos)
+	v, seen := m.links[addr]
+	if !seen {
+		m.links[addr] = vantageLink{sig: sig} // when it last moved is unknown yet
+		return
+	}
+	if v.sig != sig {
+		m.links[addr] = vantageLink{sig: sig, changed: at}
+	}
+}
+
+// startAgreement restores the cluster's agreement from the state store.
+func (m *clusterMonitor) startAgreement(now time.Time) error {
+	p := quorum.Persistent{Learned: m.learned}
+	if m.state != nil {
+		var err error
+		if p, err = restoreAgreement(m.state, m.cfg.Name, m.learned); err != nil {
+			return err
+		}
+	}
+	m.persisted = p
+	seed := uint64(now.UnixNano())
+	for _, c := range m.agParams.Self + quorum.MemberID(m.cfg.Name) {
+		seed = seed*31 + uint64(c)
+	}
+	m.ag = quorum.NewAgreement(m.agParams, p, m.restarted, rand.New(rand.NewPCG(seed, seed>>7)), now)
+	m.status = m.ag.Status(now)
+	return nil
+}
+
+// tickAgreement gives the agreement this sentinel's view and carries out
+// what it asks.
+func (m *clusterMonitor) tickAgreement(now time.Time) {
+	if m.ag == nil {
+		return
+	}
+	primary := m.instances[m.cfg.Primary]
+	local := quorum.Local{
+		ConfigEpoch:  0, // the seed: committed configs come with failover
+		Primary:      m.cfg.Primary,
+		PrimarySDOWN: primary != nil && primary.sdown,
+		Vantage:      quorum.CheckVantage(m.replicaLinks(now), m.cfg.Heartbeat.Period, m.cfg.Heartbeat.VantageMultiplier),
+		Tilt:         m.tilted,
+		Alive:        []quorum.MemberID{m.agParams.Self},
+	}
+	if m.fleet != nil {
+		local.Alive = m.fleet.alive()
+	}
+	for _, name := range []string{CondPrimaryIsReplica, CondWritableNonPrimary} {
+		for _, c := range m.conditions {
+			if c.Name == name {
+				local.Hold = name + ": " + c.Detail
+			}
+		}
+	}
+	m.ag.Tick(now, local)
+	m.carryOut(now)
+	m.status = m.ag.Status(now)
+}
+
+// carryOut does what the agreement's Ready asks, in order: persist (fsync)
+// before anything is sent, then send, then record the events. A failed
+// write sends nothing: a grant must never leave unpersisted.
+func (m *clusterMonitor) carryOut(now time.Time) {
+	r := m.ag.Ready()
+	if r.Persist != nil {
+		if m.state != nil {
+			if err := persistAgreement(m.state, m.cfg.Name, m.persisted, *r.Persist, m.agParams.Lease, now); err != nil {
+				m.log.Error("persist agreement state: its messages are not sent", "err", err)
+				return
+			}
+		}
+		if r.Persist.Learned && !m.persisted.Learned && m.onLearned != nil {
+			m.onLearned()
+		}
+		m.persisted = *r.Persist
+	}
+	if m.fleet != nil {
+		for _, msg := range r.Send {
+			m.fleet.send(msg)
+		}
+	}
+	for _, e := range r.Events {
+		level := slog.LevelInfo
+		switch e.Type {
+		case string(quorum.StateVantageBlocked), "lease-lost":
+			level = slog.LevelWarn
+		case string(quorum.StateTilt):
+			level = slog.LevelWarn
+			e.Detail += " (" + m.tiltWhy + ")"
+		}
+		m.log.Log(context.Background(), level, "agreement: "+e.Type, "epoch", e.Epoch, "detail", e.Detail)
+		m.append("agreement:"+e.Type, e.At, map[string]any{"epoch": e.Epoch, "detail": e.Detail})
+	}
+}
