@@ -79,7 +79,10 @@ type Persistent struct {
 // Event is a state change or step, for the journal and the event stream.
 type Event struct {
 	At     time.Time
-	Type   string // state name, or elected, lease-lost, released, abandoned, learned, refused
+	// Type is "state:<state>" for a state change, or one of odown,
+	// odown-cleared, electing, elected, refused, abandoned, voted,
+	// lease-lost, released, learned.
+	Type   string
 	Epoch  uint64
 	Detail string
 }
@@ -258,9 +261,16 @@ func (a *Agreement) Tick(now time.Time, l Local) {
 		a.learn(now)
 	}
 	a.shareOpinion(now)
+	wasODOWN := a.tally.ODOWN
 	a.tally = CountODOWN(TallyInput{Voters: a.p.Voters, Cluster: a.p.Cluster, ConfigEpoch: a.voter.ConfigEpoch,
 		Primary: a.voter.Primary, Quorum: a.p.Quorum, TTL: a.p.OpinionTTL, Opinions: a.heard(),
 		Cooldown: now.Before(a.cooldown), Alive: l.Alive}, now)
+	switch {
+	case a.tally.ODOWN && !wasODOWN:
+		a.event(now, "odown", a.voter.HighestEpoch, "%s", a.tally.Describe())
+	case !a.tally.ODOWN && wasODOWN:
+		a.event(now, "odown-cleared", a.voter.HighestEpoch, "%s", a.tally.Describe())
+	}
 
 	a.keepLease(now)
 	if a.election != nil && !now.Before(a.electionDeadline) {
@@ -647,7 +657,7 @@ func (a *Agreement) derive(now time.Time) {
 		if st == StateVantageBlocked {
 			detail = "UnreachablePrimaryWithHealthyReplicas: " + a.local.Vantage.Why
 		}
-		a.event(now, string(st), a.voter.HighestEpoch, "%s → %s: %s", a.state, st, detail)
+		a.event(now, "state:"+string(st), a.voter.HighestEpoch, "%s → %s: %s", a.state, st, detail)
 		a.state = st
 	}
 }

@@ -189,7 +189,7 @@ func TestAgreementVantageBlocks(t *testing.T) {
 	}
 	found := false
 	for _, e := range f.events["s2"] {
-		if e.Type == string(StateVantageBlocked) && strings.Contains(e.Detail, "UnreachablePrimaryWithHealthyReplicas") {
+		if e.Type == "state:"+string(StateVantageBlocked) && strings.Contains(e.Detail, "UnreachablePrimaryWithHealthyReplicas") {
 			found = true
 		}
 	}

@@ -221,9 +221,9 @@ func (m *clusterMonitor) carryOut(now time.Time) {
 	for _, e := range r.Events {
 		level := slog.LevelInfo
 		switch e.Type {
-		case string(quorum.StateVantageBlocked), "lease-lost":
+		case "state:" + string(quorum.StateVantageBlocked), "lease-lost":
 			level = slog.LevelWarn
-		case string(quorum.StateTilt):
+		case "state:" + string(quorum.StateTilt):
 			level = slog.LevelWarn
 			e.Detail += " (" + m.tiltWhy + ")"
 		}

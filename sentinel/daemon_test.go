@@ -218,7 +218,8 @@ func TestClusterMonitorDetectsAndDiscovers(t *testing.T) {
 			`sdown-cleared {"instance":"10.0.0.2:6379","role":"replica"}`,
 			`sdown {"instance":"10.0.0.1:6379"`,
 			`agreement:electing {"detail":"asking for a failover lease at epoch 1 (ODOWN: 1 of quorum 1 report SDOWN; s1 sdown)"`,
-			`agreement:leading {"detail":"ok → leading`,
+			`agreement:odown {"detail":"ODOWN: 1 of quorum 1 report SDOWN; s1 sdown"`,
+			`agreement:state:leading {"detail":"ok → leading`,
 			`agreement:elected {"detail":"epoch 1 (failover) by s1: 1 of majority 1 granted (s1)","epoch":1}`,
 		} {
 			if !strings.Contains(got, want) {

@@ -195,7 +195,7 @@ func TestFleetElectsOneLeader(t *testing.T) {
 		}
 		return nil
 	})
-	if logs := stopped.s.Logs(); !strings.Contains(logs, "agreement: tilt") && !strings.Contains(logs, "agreement: lease-lost") {
+	if logs := stopped.s.Logs(); !strings.Contains(logs, "agreement: state:tilt") && !strings.Contains(logs, "agreement: lease-lost") {
 		t.Errorf("the resumed sentinel logged neither TILT nor the lost lease")
 	}
 }
