@@ -183,6 +183,17 @@ func (m *clusterMonitor) tickAgreement(now time.Time) {
 	}
 	if m.fleet != nil {
 		local.Alive = m.fleet.alive()
+		// DESIGN.md §5.1: a sentinel whose id collides with another's does
+		// not vote or act, and says so loudly.
+		if c := m.fleet.collision(); c != "" {
+			local.Tilt = true
+			m.tiltWhy = "another process uses sentinel id " + string(m.agParams.Self) + " (" + c +
+				"): this sentinel does not vote or act until sentinel.id is unique"
+			if !m.collided {
+				m.log.Error("sentinel id collision: observing only", "detail", m.tiltWhy)
+				m.collided = true
+			}
+		}
 	}
 	for _, name := range []string{CondPrimaryIsReplica, CondWritableNonPrimary} {
 		for _, c := range m.conditions {

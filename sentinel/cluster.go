@@ -89,6 +89,7 @@ type clusterMonitor struct {
 	tilt       quorum.Tilt
 	tilted     bool
 	tiltWhy    string
+	collided   bool // the id collision was logged
 	wg         sync.WaitGroup
 }
 

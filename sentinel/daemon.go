@@ -96,6 +96,50 @@ func New(cfg config.Config, o Options) (*Daemon, error) {
 	return d, nil
 }
 
+// checkMembers refuses a fleet.members that differs by more than one
+// member from the list this data_dir last ran with, so that old and new
+// majorities always overlap (DESIGN.md §5.1), and records the list.
+func (d *Daemon) checkMembers(st *store.Store) error {
+	ids := d.voters.IDs()
+	prev, found, err := st.Members()
+	if err != nil {
+		return fmt.Errorf("check fleet.members: %w", err)
+	}
+	if found {
+		old := make([]quorum.MemberID, len(prev))
+		for i, id := range prev {
+			old[i] = quorum.MemberID(id)
+		}
+		before, err := quorum.NewVoters(d.cfg.Fleet.Name, membersOf(old))
+		if err == nil {
+			err = before.Compatible(d.cfg.Fleet.Name, ids)
+		}
+		if err != nil {
+			return fmt.Errorf("refusing to start: fleet.members %v against %v that %s last ran with: %w",
+				ids, prev, d.cfg.Sentinel.DataDir, err)
+		}
+		if before.Fingerprint() != d.voters.Fingerprint() {
+			d.log.Warn("fleet.members changed by one member", "before", prev, "now", ids)
+		}
+	}
+	names := make([]string, len(ids))
+	for i, id := range ids {
+		names[i] = string(id)
+	}
+	if err := st.SaveMembers(names); err != nil {
+		return fmt.Errorf("record fleet.members: %w", err)
+	}
+	return nil
+}
+
+func membersOf(ids []quorum.MemberID) []quorum.Member {
+	ms := make([]quorum.Member, len(ids))
+	for i, id := range ids {
+		ms[i] = quorum.Member{ID: id}
+	}
+	return ms
+}
+
 // clusterLearned is called once by each cluster whose agreement has caught
 // up; when all have, the data_dir is marked learned for good.
 func (d *Daemon) clusterLearned() {
@@ -131,6 +175,10 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if err != nil {
 		st.Close()
 		return fmt.Errorf("open state in %s: %w", d.cfg.Sentinel.DataDir, err)
+	}
+	if err := d.checkMembers(st); err != nil {
+		st.Close()
+		return err
 	}
 	d.state, d.learned, d.restarted, d.markLearn = st, !learner, !st.Fresh(), st.MarkLearned
 	switch {

@@ -109,11 +109,29 @@ func (j *memJournal) types() []string {
 	return out
 }
 
+// freeAddr returns a loopback address with a port free for TCP and UDP
+// right now.
+func freeAddr() string {
+	for {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			panic(err)
+		}
+		addr := l.Addr().String()
+		l.Close()
+		if u, err := net.ListenPacket("udp", addr); err == nil {
+			u.Close()
+			return addr
+		}
+	}
+}
+
 func testConfig(dataDir string) config.Config {
 	cfg := config.DefaultConfig()
+	gossip := freeAddr()
 	cfg.Sentinel = config.Sentinel{ID: "s1", DataDir: dataDir}
-	cfg.Fleet = config.Fleet{Name: "test", Members: []config.Member{{ID: "s1", Address: "127.0.0.1:7001"}}}
-	cfg.Gossip.Bind = "127.0.0.1:7001"
+	cfg.Fleet = config.Fleet{Name: "test", Members: []config.Member{{ID: "s1", Address: gossip}}}
+	cfg.Gossip.Bind, cfg.Gossip.Profile = gossip, "local"
 	cfg.Detection = config.Detection{ProbeInterval: 200 * time.Millisecond, ProbeTimeout: 100 * time.Millisecond,
 		MinDownAfter: time.Second, DownAfter: 5 * time.Second, OpinionTTL: 3 * time.Second}
 	a := config.DefaultCluster()
@@ -487,5 +505,46 @@ func waitGet(t *testing.T, url string, status int, into any) {
 			t.Fatalf("GET %s: %v", url, err)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// DESIGN.md §5.1: fleet.members changes one member at a time; a data_dir
+// that last ran with another list refuses a change of two.
+func TestDaemonRefusesTwoMemberChange(t *testing.T) {
+	dir := t.TempDir()
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	run := func(members ...string) error {
+		cfg := testConfig(dir)
+		cfg.Fleet.Members = nil
+		for _, id := range members {
+			addr := freeAddr()
+			if id == "s1" {
+				addr = cfg.Gossip.Bind
+			}
+			cfg.Fleet.Members = append(cfg.Fleet.Members, config.Member{ID: id, Address: addr})
+		}
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, err := New(cfg, Options{Logger: logger, NewProber: newFakeFleet().newProber, Listener: ln})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+		defer cancel()
+		return d.Run(ctx)
+	}
+	if err := run("s1"); err != nil {
+		t.Fatalf("first start: %v", err)
+	}
+	if err := run("s1", "s2", "s3"); err == nil || !strings.Contains(err.Error(), "differ by 2") {
+		t.Errorf("start with two members added: %v, want a refusal naming the difference", err)
+	}
+	if err := run("s1", "s2"); err != nil {
+		t.Errorf("start with one member added: %v", err)
+	}
+	if err := run("s1", "s2", "s3"); err != nil {
+		t.Errorf("start with one more member added: %v", err)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -32,6 +33,9 @@ const (
 type link interface {
 	send(quorum.Message)
 	alive() []quorum.MemberID
+	// collision says, when another process joined the fleet with this
+	// sentinel's id, what is known of it; "" otherwise.
+	collision() string
 }
 
 // fleet is this sentinel's link to the others (DESIGN.md §5): the
@@ -42,7 +46,7 @@ type link interface {
 type fleet struct {
 	self    quorum.MemberID
 	voters  quorum.Voters
-	t       transport.Transport
+	t       *memberlist.Transport
 	conn    *transport.Conn
 	out     map[quorum.MemberID]chan []byte
 	route   func(quorum.Message) // to the cluster monitors; never blocks
@@ -172,3 +176,10 @@ func (f *fleet) receive(env wire.Envelope) {
 }
 
 func (f *fleet) alive() []quorum.MemberID { return f.t.Alive() }
+
+func (f *fleet) collision() string {
+	if !f.t.SelfConflict() {
+		return ""
+	}
+	return strings.Join(f.t.Conflicts(), "; ")
+}
