@@ -2,7 +2,9 @@ package quorum
 
 import (
 	"fmt"
+	"maps"
 	"math/rand/v2"
+	"slices"
 	"time"
 )
 
@@ -71,9 +73,14 @@ type Local struct {
 type Persistent struct {
 	HighestEpoch uint64
 	Binding      Binding // Until is meaningless after a restart
-	ConfigEpoch  uint64
-	Primary      string
-	Learned      bool
+	// The committed config.
+	ConfigEpoch uint64
+	Primary     string
+	Replicas    []string
+	Settings    map[string]string
+	// Intent is the latest intent known for the cluster.
+	Intent  Intent
+	Learned bool
 }
 
 // Event is a state change or step, for the journal and the event stream.
@@ -146,6 +153,12 @@ type Agreement struct {
 	lastRenew time.Time
 	cooldown  time.Time // end of the cooldown after the last failover lease
 
+	intent      Intent
+	replicas    []string
+	settings    map[string]string
+	proposalSeq uint64
+	proposals   map[uint64]*proposal
+
 	leader     LeaderNotice
 	leaderSeen time.Time // when the leader last showed it is alive (notice, renewal)
 	tally      Tally
@@ -161,7 +174,9 @@ type Agreement struct {
 // persisted binding holds for one more lease (§5.6).
 func NewAgreement(p Params, st Persistent, restarted bool, rng *rand.Rand, now time.Time) *Agreement {
 	a := &Agreement{p: p, rng: rng, opinions: map[MemberID]Heard{}, state: StateOK,
-		renewSent: map[uint64]time.Time{}, renewAcks: map[uint64]map[MemberID]bool{}}
+		renewSent: map[uint64]time.Time{}, renewAcks: map[uint64]map[MemberID]bool{},
+		proposals: map[uint64]*proposal{}, intent: st.Intent,
+		replicas: slices.Clone(st.Replicas), settings: maps.Clone(st.Settings)}
 	a.voter = VoterState{HighestEpoch: st.HighestEpoch, Binding: st.Binding,
 		ConfigEpoch: st.ConfigEpoch, Primary: st.Primary}
 	if a.voter.Binding.Holder != "" {
@@ -192,7 +207,8 @@ func (a *Agreement) Ready() Ready {
 
 func (a *Agreement) persistent() Persistent {
 	return Persistent{HighestEpoch: a.voter.HighestEpoch, Binding: a.voter.Binding,
-		ConfigEpoch: a.voter.ConfigEpoch, Primary: a.voter.Primary, Learned: a.learned}
+		ConfigEpoch: a.voter.ConfigEpoch, Primary: a.voter.Primary, Replicas: slices.Clone(a.replicas),
+		Settings: maps.Clone(a.settings), Intent: a.intent, Learned: a.learned}
 }
 
 func (a *Agreement) send(m Message) {
@@ -360,15 +376,23 @@ func (a *Agreement) tryLearn(now time.Time) bool {
 	}
 	if remembering >= a.p.Voters.Majority() || remembering+learners == a.p.Voters.Len()-1 {
 		s := a.voter
+		best := a.config()
 		for _, r := range a.syncReplies {
 			s.HighestEpoch = max(s.HighestEpoch, r.Highest)
-			if r.ConfigEpoch > s.ConfigEpoch {
-				s.ConfigEpoch, s.Primary = r.ConfigEpoch, r.Primary
+			if r.Config.Epoch > best.Epoch {
+				best = r.Config
+			}
+			if r.Intent != nil && r.Intent.Epoch > a.intent.Epoch {
+				a.intent = *r.Intent
 			}
 		}
 		s.Learner = false
 		a.learned = true
 		a.setVoter(s)
+		if best.Epoch > a.voter.ConfigEpoch {
+			a.setConfig(best)
+		}
+		s = a.voter
 		a.dirty = true
 		a.event(now, "learned", s.HighestEpoch, "caught up from %d members (%d remembering, %d learners): highest epoch %d, config epoch %d",
 			len(a.syncReplies), remembering, learners, s.HighestEpoch, s.ConfigEpoch)
@@ -474,6 +498,7 @@ func (a *Agreement) keepLease(now time.Time) {
 	l := *a.lease
 	if !l.Valid(now) {
 		a.lease = nil
+		clear(a.proposals)
 		a.event(now, "lease-lost", l.Epoch, "authority over %s ended at epoch %d: no majority renewed it", a.p.Cluster, l.Epoch)
 		return
 	}
@@ -518,6 +543,7 @@ func (a *Agreement) checkRenewal(seq uint64) {
 func (a *Agreement) release(now time.Time, why string) {
 	l := *a.lease
 	a.lease = nil
+	clear(a.proposals)
 	a.setVoter(Release(a.voter, a.p.Self, l.Epoch))
 	a.send(Message{Kind: KindRelease, Release: &ReleaseMsg{Cluster: a.p.Cluster, Epoch: l.Epoch, Holder: a.p.Self}})
 	if a.leader.Holder == a.p.Self && a.leader.Epoch == l.Epoch {
@@ -546,6 +572,10 @@ func (a *Agreement) Step(m Message, now time.Time) {
 			a.setVoter(s)
 		}
 		if e := a.election; e != nil && r.Candidate == a.p.Self && r.Epoch == e.Request.Epoch {
+			if r.Intent != nil && r.Intent.Epoch > a.intent.Epoch {
+				a.intent = *r.Intent // the predecessor's step: roll it forward (§5.7)
+				a.dirty = true
+			}
 			e.Record(m.From, Decision{Grant: r.Grant, Why: r.Why})
 			a.checkElection(now)
 		}
@@ -590,8 +620,18 @@ func (a *Agreement) Step(m Message, now time.Time) {
 			}
 		}
 	case KindSync:
-		a.send(Message{Kind: KindSyncReply, To: m.From, SyncReply: &SyncReply{Cluster: a.p.Cluster,
-			Highest: a.voter.HighestEpoch, ConfigEpoch: a.voter.ConfigEpoch, Primary: a.voter.Primary, Learner: !a.learned}})
+		r := &SyncReply{Cluster: a.p.Cluster, Highest: a.voter.HighestEpoch, Config: a.config(), Learner: !a.learned}
+		if a.intent.Step != "" {
+			in := a.intent
+			r.Intent = &in
+		}
+		a.send(Message{Kind: KindSyncReply, To: m.From, SyncReply: r})
+	case KindPropose:
+		a.onPropose(m, now)
+	case KindProposeAck:
+		a.onProposeAck(m, now)
+	case KindCommitted:
+		a.onCommitted(*m.Committed, now)
 	case KindSyncReply:
 		if a.syncReplies != nil {
 			a.syncReplies[m.From] = *m.SyncReply
@@ -614,8 +654,13 @@ func (a *Agreement) onVote(m Message, now time.Time) {
 	}
 	d, s := DecideVote(a.voter, req, a.p.Lease, now)
 	a.setVoter(s)
-	a.send(Message{Kind: KindVoteReply, To: m.From, VoteReply: &VoteReply{Cluster: req.Cluster, Epoch: req.Epoch,
-		Candidate: req.Candidate, Grant: d.Grant, Why: d.Why, Highest: a.voter.HighestEpoch}})
+	reply := &VoteReply{Cluster: req.Cluster, Epoch: req.Epoch, Candidate: req.Candidate, Grant: d.Grant, Why: d.Why,
+		Highest: a.voter.HighestEpoch}
+	if a.intent.Step != "" {
+		in := a.intent
+		reply.Intent = &in
+	}
+	a.send(Message{Kind: KindVoteReply, To: m.From, VoteReply: reply})
 	if d.Grant {
 		a.event(now, "voted", req.Epoch, "%s", d.Why)
 	}

@@ -16,6 +16,9 @@ const (
 	KindLeader     Kind = "leader"      // LeaderNotice: a candidate won
 	KindSync       Kind = "sync"        // SyncRequest: a learner asks for state
 	KindSyncReply  Kind = "sync-reply"  // SyncReply
+	KindPropose    Kind = "propose"     // Proposal: persist an intent or a config
+	KindProposeAck Kind = "propose-ack" // ProposalAck
+	KindCommitted  Kind = "committed"   // Config: a majority persisted it
 )
 
 // Message is one agreement message; exactly one body is set, matching Kind.
@@ -32,6 +35,9 @@ type Message struct {
 	Leader     *LeaderNotice `json:"leader,omitempty"`
 	Sync       *SyncRequest  `json:"sync,omitempty"`
 	SyncReply  *SyncReply    `json:"sync_reply,omitempty"`
+	Propose    *Proposal     `json:"propose,omitempty"`
+	ProposeAck *ProposalAck  `json:"propose_ack,omitempty"`
+	Committed  *Config       `json:"committed,omitempty"`
 }
 
 // Cluster names the cluster a message is about.
@@ -55,6 +61,12 @@ func (m Message) Cluster() string {
 		return m.Sync.Cluster
 	case m.SyncReply != nil:
 		return m.SyncReply.Cluster
+	case m.Propose != nil:
+		return m.Propose.Cluster
+	case m.ProposeAck != nil:
+		return m.ProposeAck.Cluster
+	case m.Committed != nil:
+		return m.Committed.Cluster
 	}
 	return ""
 }
@@ -65,6 +77,7 @@ func (m Message) Check() error {
 		KindOpinion: m.Opinion != nil, KindVote: m.Vote != nil, KindVoteReply: m.VoteReply != nil,
 		KindRenew: m.Renew != nil, KindRenewReply: m.RenewReply != nil, KindRelease: m.Release != nil,
 		KindLeader: m.Leader != nil, KindSync: m.Sync != nil, KindSyncReply: m.SyncReply != nil,
+		KindPropose: m.Propose != nil, KindProposeAck: m.ProposeAck != nil, KindCommitted: m.Committed != nil,
 	}
 	has, known := ok[m.Kind]
 	switch {
@@ -90,6 +103,9 @@ type VoteReply struct {
 	// Highest is the voter's highest epoch seen, so a loser asks higher
 	// next time.
 	Highest uint64 `json:"highest"`
+	// Intent is the voter's latest intent for the cluster, so the next
+	// holder learns what its predecessor was doing (DESIGN.md §5.7).
+	Intent *Intent `json:"intent,omitempty"`
 }
 
 // Renew asks voters to extend the holder's binding; Seq names the renewal
@@ -138,10 +154,10 @@ type SyncRequest struct {
 // SyncReply is a member's state for a cluster. A learner that has replies
 // from a majority adopts the highest of each.
 type SyncReply struct {
-	Cluster     string `json:"cluster"`
-	Highest     uint64 `json:"highest"`
-	ConfigEpoch uint64 `json:"config_epoch"`
-	Primary     string `json:"primary"`
+	Cluster string  `json:"cluster"`
+	Highest uint64  `json:"highest"`
+	Config  Config  `json:"config"`
+	Intent  *Intent `json:"intent,omitempty"`
 	// Learner: the replying member is itself a learner; its reply does not
 	// count toward the majority.
 	Learner bool `json:"learner,omitempty"`

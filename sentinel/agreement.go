@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
+	"slices"
 	"time"
 
 	"github.com/imsentinel/imsentinel/probe"
@@ -21,6 +23,8 @@ type stateStore interface {
 	SaveVote(store.Vote) error
 	Config(cluster string) (store.ClusterConfig, bool, error)
 	SaveConfig(store.ClusterConfig) error
+	Intent(cluster string) (store.Intent, bool, error)
+	SaveIntent(store.Intent) error
 }
 
 // restoreAgreement reads a cluster's persisted agreement state. The latest
@@ -45,7 +49,15 @@ func restoreAgreement(st stateStore, cluster string, learned bool) (quorum.Persi
 		return p, fmt.Errorf("restore agreement of %s: %w", cluster, err)
 	}
 	if found {
-		p.ConfigEpoch, p.Primary = c.Epoch, c.Primary
+		p.ConfigEpoch, p.Primary, p.Replicas, p.Settings = c.Epoch, c.Primary, c.Replicas, c.Settings
+	}
+	in, found, err := st.Intent(cluster)
+	if err != nil {
+		return p, fmt.Errorf("restore agreement of %s: %w", cluster, err)
+	}
+	if found {
+		p.Intent = quorum.Intent{Cluster: cluster, Epoch: in.Epoch, Step: in.Step, Target: in.Target,
+			OldPrimary: in.OldPrimary, Holder: quorum.MemberID(in.Holder)}
 	}
 	return p, nil
 }
@@ -64,9 +76,16 @@ func persistAgreement(st stateStore, cluster string, prev, next quorum.Persisten
 			return err
 		}
 	}
-	if next.ConfigEpoch > prev.ConfigEpoch && next.ConfigEpoch > 0 {
+	if next.ConfigEpoch > 0 && (next.ConfigEpoch != prev.ConfigEpoch || next.Primary != prev.Primary ||
+		!slices.Equal(next.Replicas, prev.Replicas) || !maps.Equal(next.Settings, prev.Settings)) {
 		if err := st.SaveConfig(store.ClusterConfig{Cluster: cluster, Epoch: next.ConfigEpoch, Primary: next.Primary,
-			CommittedAt: now}); err != nil {
+			Replicas: next.Replicas, Settings: next.Settings, CommittedAt: now}); err != nil {
+			return err
+		}
+	}
+	if in := next.Intent; in.Step != "" && in != prev.Intent {
+		if err := st.SaveIntent(store.Intent{Cluster: cluster, Epoch: in.Epoch, Step: in.Step, Target: in.Target,
+			OldPrimary: in.OldPrimary, Holder: string(in.Holder), At: now}); err != nil {
 			return err
 		}
 	}
@@ -87,10 +106,10 @@ func (m *clusterMonitor) replicaLinks(now time.Time) []quorum.ReplicaLink {
 	var links []quorum.ReplicaLink
 	for _, addr := range m.order {
 		in := m.instances[addr]
-		if addr == m.cfg.Primary || in.lastReachable == nil || in.lastReachable.Role != probe.RoleReplica {
+		if addr == m.primary() || in.lastReachable == nil || in.lastReachable.Role != probe.RoleReplica {
 			continue
 		}
-		if probe.MapAddress(m.addrMap, in.lastReachable.Primary) != m.cfg.Primary {
+		if probe.MapAddress(m.addrMap, in.lastReachable.Primary) != m.primary() {
 			continue // a replica of something else
 		}
 		l := quorum.ReplicaLink{Replica: addr, LastIO: -1}
@@ -120,7 +139,7 @@ func (m *clusterMonitor) replicaLinks(now time.Time) []quorum.ReplicaLink {
 // channelTo finds a MySQL replica's channel from the cluster's primary.
 func (m *clusterMonitor) channelTo(obs *probe.Observation) (probe.Channel, bool) {
 	for _, ch := range obs.MySQL.Channels {
-		if probe.MapAddress(m.addrMap, ch.Source) == m.cfg.Primary {
+		if probe.MapAddress(m.addrMap, ch.Source) == m.primary() {
 			return ch, true
 		}
 	}
@@ -172,9 +191,10 @@ func (m *clusterMonitor) tickAgreement(now time.Time) {
 	if m.ag == nil {
 		return
 	}
-	primary := m.instances[m.cfg.Primary]
+	believed := m.primary()
+	primary := m.instances[believed]
 	local := quorum.Local{
-		ConfigEpoch:  0, // the seed: committed configs come with failover
+		ConfigEpoch:  0, // the seed; a committed config (epoch > 0) wins (DESIGN.md §5.9)
 		Primary:      m.cfg.Primary,
 		PrimarySDOWN: primary != nil && primary.sdown,
 		Vantage:      quorum.CheckVantage(m.replicaLinks(now), m.cfg.Heartbeat.Period, m.cfg.Heartbeat.VantageMultiplier),
@@ -241,4 +261,15 @@ func (m *clusterMonitor) carryOut(now time.Time) {
 		m.log.Log(context.Background(), level, "agreement: "+e.Type, "epoch", e.Epoch, "detail", e.Detail)
 		m.append("agreement:"+e.Type, e.At, map[string]any{"epoch": e.Epoch, "detail": e.Detail})
 	}
+}
+
+// primary is the primary this sentinel believes in: the committed config's
+// when there is one, else the config file's seed (DESIGN.md §5.9).
+func (m *clusterMonitor) primary() string {
+	if m.ag != nil {
+		if c := m.ag.Config(); c.Epoch > 0 && c.Primary != "" {
+			return c.Primary
+		}
+	}
+	return m.cfg.Primary
 }

@@ -179,6 +179,14 @@ func (m *clusterMonitor) run(ctx context.Context) {
 	for _, r := range m.cfg.Replicas {
 		m.add(ctx, r, "", SourceConfig, "", now)
 	}
+	if m.ag != nil { // the committed config's instances, when it moved on from the seed
+		c := m.ag.Config()
+		for _, addr := range append([]string{c.Primary}, c.Replicas...) {
+			if addr != "" && m.registry.claim(addr, m.cfg.Name) == m.cfg.Name {
+				m.add(ctx, addr, "", SourceCommitted, "", now)
+			}
+		}
+	}
 	for _, in := range m.cfg.Instances {
 		m.add(ctx, in.Address, "", SourceConfig, "", now)
 	}
@@ -321,7 +329,7 @@ func (m *clusterMonitor) assess(now time.Time) {
 		case down && !in.sdown:
 			in.sdown, in.sdownSince = true, now
 			level := slog.LevelInfo
-			if addr == m.cfg.Primary {
+			if addr == m.primary() {
 				level = slog.LevelWarn // no failover yet at this stage: a person must act
 			}
 			m.log.Log(context.Background(), level, "instance is subjectively down",
@@ -341,7 +349,7 @@ func (m *clusterMonitor) roleOf(in *instance) probe.Role {
 	if in.last != nil && in.last.Role != probe.RoleUnknown {
 		return in.last.Role
 	}
-	if in.address == m.cfg.Primary {
+	if in.address == m.primary() {
 		return probe.RolePrimary
 	}
 	return probe.RoleReplica
@@ -374,18 +382,18 @@ func (m *clusterMonitor) evaluateConditions(now time.Time) {
 			}
 		}
 		switch {
-		case addr == m.cfg.Primary && obs.Role == probe.RoleReplica:
+		case addr == m.primary() && obs.Role == probe.RoleReplica:
 			put(Condition{Name: CondPrimaryIsReplica, Severity: SeverityCritical, Instance: addr, Since: now,
 				Detail: fmt.Sprintf("the primary %s reports itself a replica of %s: the topology changed outside "+
 					"this fleet; imsentinel observes and does not act", addr, orNone(obs.Primary))})
-		case addr != m.cfg.Primary && obs.Role == probe.RolePrimary && !obs.ReadOnly:
+		case addr != m.primary() && obs.Role == probe.RolePrimary && !obs.ReadOnly:
 			put(Condition{Name: CondWritableNonPrimary, Severity: SeverityCritical, Instance: addr, Since: now,
 				Detail: fmt.Sprintf("%s accepts writes but the primary is %s: writes there may be lost or "+
-					"diverge (nodes must start fenced: read_only, replicaof)", addr, m.cfg.Primary)})
+					"diverge (nodes must start fenced: read_only, replicaof)", addr, m.primary())})
 		}
 	}
 	if m.status.State == quorum.StateVantageBlocked {
-		put(Condition{Name: CondVantageBlocked, Severity: SeverityCritical, Instance: m.cfg.Primary, Since: now,
+		put(Condition{Name: CondVantageBlocked, Severity: SeverityCritical, Instance: m.primary(), Since: now,
 			Detail: "the fleet agrees the primary is down but a replica still hears from it, so it is not failed " +
 				"over automatically: " + m.status.Vantage})
 	}
@@ -431,7 +439,7 @@ func (m *clusterMonitor) publish(now time.Time) {
 		Name:       m.cfg.Name,
 		Kind:       m.cfg.Kind,
 		Mode:       m.cfg.Mode,
-		Primary:    m.cfg.Primary,
+		Primary:    m.primary(),
 		State:      string(m.status.State),
 		Epoch:      m.status.Epoch,
 		Agreement:  agreementView(m.status),

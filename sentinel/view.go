@@ -19,6 +19,7 @@ const (
 const (
 	SourceConfig     = "config"     // named in the config file
 	SourceDiscovered = "discovered" // reported by another instance
+	SourceCommitted  = "committed"  // named by the committed config
 )
 
 // Severities of conditions, as runbooks and imctl audit use them.
