@@ -85,7 +85,7 @@ type Persistent struct {
 
 // Event is a state change or step, for the journal and the event stream.
 type Event struct {
-	At     time.Time
+	At time.Time
 	// Type is "state:<state>" for a state change, or one of odown,
 	// odown-cleared, electing, elected, refused, abandoned, voted,
 	// lease-lost, released, learned.
