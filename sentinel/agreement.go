@@ -247,6 +247,7 @@ func (m *clusterMonitor) carryOut(now time.Time) {
 	if m.fleet != nil {
 		for _, msg := range r.Send {
 			m.fleet.send(msg)
+			m.remember(msg)
 		}
 	}
 	for _, e := range r.Events {
@@ -272,4 +273,32 @@ func (m *clusterMonitor) primary() string {
 		}
 	}
 	return m.cfg.Primary
+}
+
+// remember keeps the latest of the messages worth repeating in push/pull
+// exchanges: this sentinel's opinion, its leader notice and committed
+// configs. Receivers treat a repeat like the original.
+// A release drops the leader notice: repeating it would make the others
+// follow a leader that is gone.
+func (m *clusterMonitor) remember(msg quorum.Message) {
+	drop := msg.Kind
+	switch msg.Kind {
+	case quorum.KindOpinion, quorum.KindLeader, quorum.KindCommitted:
+	case quorum.KindRelease:
+		drop = quorum.KindLeader
+	default:
+		return
+	}
+	var keep []quorum.Message
+	if cur := m.shared.Load(); cur != nil {
+		for _, old := range *cur {
+			if old.Kind != drop {
+				keep = append(keep, old)
+			}
+		}
+	}
+	if msg.Kind != quorum.KindRelease {
+		keep = append(keep, msg)
+	}
+	m.shared.Store(&keep)
 }

@@ -76,6 +76,7 @@ type clusterMonitor struct {
 	restarted bool       // the data_dir existed: abstain for one lease
 	onLearned func()
 	inbox     chan quorum.Message
+	shared    atomic.Pointer[[]quorum.Message] // what to repeat in push/pull
 
 	// owned by run
 	results    chan roundResult

@@ -257,6 +257,15 @@ func (d *Daemon) Run(ctx context.Context) error {
 			m.run(ctx)
 		}()
 	}
+	fl.offerState(func() []quorum.Message {
+		var all []quorum.Message
+		for _, m := range d.clusters {
+			if s := m.shared.Load(); s != nil {
+				all = append(all, *s...)
+			}
+		}
+		return all
+	})
 	fleetDone := make(chan struct{})
 	go func() {
 		defer close(fleetDone)

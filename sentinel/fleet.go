@@ -18,9 +18,15 @@ import (
 	"github.com/imsentinel/imsentinel/sentinel/config"
 )
 
-// kindAgreement is the wire kind of agreement messages; the body is a
-// quorum.Message.
-const kindAgreement = "agreement"
+// Wire kinds on the fleet link.
+const (
+	// kindAgreement: the body is one quorum.Message.
+	kindAgreement = "agreement"
+	// kindState: the body is a []quorum.Message, what a sentinel offers in
+	// memberlist's push/pull exchange: the safety net for messages lost on
+	// the direct path (notes/libs.md).
+	kindState = "state"
+)
 
 // Sizes of the fleet link.
 const (
@@ -162,17 +168,51 @@ func (f *fleet) send(m quorum.Message) {
 // receive takes one-way messages from the Conn, which has already refused
 // incompatible voter sets, and routes agreement messages to their cluster.
 func (f *fleet) receive(env wire.Envelope) {
-	if env.Kind != kindAgreement {
+	var ms []quorum.Message
+	switch env.Kind {
+	case kindAgreement:
+		var m quorum.Message
+		if err := json.Unmarshal(env.Body, &m); err != nil {
+			f.log.Debug("dropped a malformed agreement message", "sentinel", env.From, "err", err)
+			return
+		}
+		ms = []quorum.Message{m}
+	case kindState:
+		if len(env.Body) == 0 {
+			return // nothing offered yet
+		}
+		if err := json.Unmarshal(env.Body, &ms); err != nil {
+			f.log.Debug("dropped a malformed state exchange", "sentinel", env.From, "err", err)
+			return
+		}
+	default:
 		return
 	}
-	var m quorum.Message
-	if err := json.Unmarshal(env.Body, &m); err != nil || m.From != env.From || m.Check() != nil {
-		f.log.Debug("dropped a malformed agreement message", "sentinel", env.From, "err", err)
-		return
-	}
-	if f.route != nil {
+	for _, m := range ms {
+		if m.From != env.From || m.Check() != nil || f.route == nil {
+			continue
+		}
 		f.route(m)
 	}
+}
+
+// offerState installs what this sentinel offers in push/pull exchanges:
+// share() collects every cluster's messages worth repeating. It must not
+// block.
+func (f *fleet) offerState(share func() []quorum.Message) {
+	f.t.SetState(func() []byte {
+		body, err := json.Marshal(share())
+		if err != nil {
+			return nil
+		}
+		b, err := wire.Encode(wire.Envelope{Fleet: f.voters.Name(), Members: f.voters.IDs(), From: f.self,
+			Kind: kindState, Body: body})
+		if err != nil {
+			f.log.Debug("encode state for push/pull", "err", err)
+			return nil
+		}
+		return b
+	})
 }
 
 func (f *fleet) alive() []quorum.MemberID { return f.t.Alive() }

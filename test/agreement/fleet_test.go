@@ -200,14 +200,16 @@ func TestFleetElectsOneLeader(t *testing.T) {
 	}
 }
 
-// A sentinel whose config is changed to another fleet.members (two members
-// more) is refused by the others, and refuses them, saying why; the two
-// that agree still elect a leader, as a majority of their three.
+// A sentinel configured with another fleet.members (two members more)
+// refuses to vote and says why (DESIGN.md §5.1):
+//   - restarted on its data_dir, it refuses to start, naming the difference
+//     from the list it last ran with;
+//   - started on a fresh data_dir, it runs, but the others refuse its
+//     messages and it refuses theirs, each logging the reason; the two
+//     that agree still elect, as a majority of their three.
 //
 // The fleet bootstraps with the right lists first: a brand-new fleet waits
-// for every member's answer before it stops learning (DESIGN.md §5.2, see
-// docs/design.md §9), so the mistake is made on an established fleet, as
-// an operator would make it.
+// for every member's answer before it stops learning (docs/design.md §9).
 func TestIncompatibleMembersRefused(t *testing.T) {
 	harness.Require(t, "redis-server")
 	r := harness.StartRedis(t, harness.RedisOptions{})
@@ -226,8 +228,18 @@ func TestIncompatibleMembersRefused(t *testing.T) {
 
 	odd := f.members[2]
 	odd.s.Stop(t)
-	extra := newMembers(t, "s4", "s5")
-	if err := os.WriteFile(odd.s.ConfigPath, []byte(f.config(odd, append(append([]*member{}, f.members...), extra...))), 0o644); err != nil {
+	wrong := append(append([]*member{}, f.members...), newMembers(t, "s4", "s5")...)
+	if err := os.WriteFile(odd.s.ConfigPath, []byte(f.config(odd, wrong)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	odd.s.Restart(t)
+	if code := odd.s.WaitExit(t, deadline); code != 1 || !strings.Contains(odd.s.Logs(), "differ by 2") {
+		t.Fatalf("restarted with two members more: exit %d, want 1 naming the difference:\n%s",
+			code, grepLines(odd.s.Logs(), "refusing"))
+	}
+
+	odd.dataDir = t.TempDir()
+	if err := os.WriteFile(odd.s.ConfigPath, []byte(f.config(odd, wrong)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	odd.s.Restart(t)
@@ -241,8 +253,9 @@ func TestIncompatibleMembersRefused(t *testing.T) {
 	harness.Eventually(t, deadline, "every side says why it refuses the other", func() error {
 		for _, m := range f.members {
 			logs := m.s.Logs()
-			if !strings.Contains(logs, "refused a message from an incompatible voter set") || !strings.Contains(logs, "differ by 2") {
-				return fmt.Errorf("%s has not logged the refusal with its reason yet", m.id)
+			if !strings.Contains(grepLines(logs, "refused a message from an incompatible voter set"), "differ by 2") {
+				return fmt.Errorf("%s has not logged the refusal with its reason yet:\n%s", m.id,
+					grepLines(logs, "incompatible", "refus"))
 			}
 		}
 		return nil
@@ -250,4 +263,22 @@ func TestIncompatibleMembersRefused(t *testing.T) {
 	if v, err := clusterOf(odd); err == nil && v.State == "leading" {
 		t.Errorf("the misconfigured sentinel leads: %+v", v.Agreement)
 	}
+}
+
+// grepLines returns the log lines containing any of words, for a failure
+// message.
+func grepLines(logs string, words ...string) string {
+	var out []string
+	for _, l := range strings.Split(logs, "\n") {
+		for _, w := range words {
+			if strings.Contains(l, w) {
+				out = append(out, l)
+				break
+			}
+		}
+	}
+	if len(out) > 10 {
+		out = out[len(out)-10:]
+	}
+	return strings.Join(out, "\n")
 }
