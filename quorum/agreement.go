@@ -171,7 +171,9 @@ type Agreement struct {
 // NewAgreement restores a cluster's agreement from what was persisted.
 // restarted says this process started with that state (as opposed to a
 // first start on a fresh data_dir): it abstains for one lease, and the
-// persisted binding holds for one more lease (§5.6).
+// persisted binding holds for one more lease (§5.6). A fresh data_dir
+// abstains for one lease as well: it cannot tell a first start from a lost
+// data_dir (quorum/sim TestScenarioWipedVoterForgetsBinding).
 func NewAgreement(p Params, st Persistent, restarted bool, rng *rand.Rand, now time.Time) *Agreement {
 	a := &Agreement{p: p, rng: rng, opinions: map[MemberID]Heard{}, state: StateOK,
 		renewSent: map[uint64]time.Time{}, renewAcks: map[uint64]map[MemberID]bool{},
@@ -182,11 +184,14 @@ func NewAgreement(p Params, st Persistent, restarted bool, rng *rand.Rand, now t
 	if a.voter.Binding.Holder != "" {
 		a.voter.Binding.Until = now.Add(p.Lease)
 	}
-	if restarted {
-		a.voter.AbstainUntil = now.Add(p.Lease)
-	}
 	a.learned = st.Learned || p.Voters.Len() == 1
 	a.voter.Learner = !a.learned
+	// A fresh data_dir abstains too: it may be a lost one, whose grants
+	// (bindings still running on the holder's side) it no longer knows,
+	// and learning the highest epoch does not bring them back.
+	if restarted || !a.learned {
+		a.voter.AbstainUntil = now.Add(p.Lease)
+	}
 	if a.learned && !st.Learned {
 		a.dirty = true
 	}
@@ -245,9 +250,11 @@ func (a *Agreement) Done(now time.Time) {
 	}
 }
 
-// Lease returns the lease this sentinel holds, if its authority lasts.
+// Lease returns the lease this sentinel holds, if its authority lasts and
+// it is not in TILT: a stalled sentinel does not act (DESIGN.md §5.11),
+// whatever its lease says.
 func (a *Agreement) Lease(now time.Time) (Lease, bool) {
-	if a.lease == nil || !a.lease.Valid(now) {
+	if a.lease == nil || !a.lease.Valid(now) || a.local.Tilt {
 		return Lease{}, false
 	}
 	return *a.lease, true

@@ -352,6 +352,14 @@ func TestAgreementOperatorLease(t *testing.T) {
 	if err := f.nodes["s1"].MayStart("promote", 3*time.Second, f.now); err == nil {
 		t.Errorf("a non-holder may start a step")
 	}
+	// DESIGN.md §5.11: in TILT the holder does not act.
+	tilted := f.local["s2"]
+	tilted.Tilt = true
+	f.nodes["s2"].Tick(f.now, tilted)
+	if err := f.nodes["s2"].MayStart("promote", time.Second, f.now); err == nil {
+		t.Errorf("the holder may start a step in TILT")
+	}
+	f.nodes["s2"].Tick(f.now, f.local["s2"])
 	f.run(20 * time.Second)
 	if _, ok := f.nodes["s2"].Lease(f.now); !ok {
 		t.Fatalf("operator lease lost while the task lasts")
