@@ -4,6 +4,7 @@
 #   make build   bin/imsentinel and bin/imctl
 #   make lint    gofmt and go vet
 #   make deps    install missing servers (scripts/install-deps.sh) and Go modules
+#   make bench   failover latency against Redis Sentinel, same run (test/bench)
 
 GO      ?= go
 PKG     := github.com/imsentinel/imsentinel
@@ -43,6 +44,16 @@ test-demo: build
 
 demo: deps build
 	scripts/demo.sh
+
+# Benchmarks are benchmarks (DESIGN.md §8): imsentinel against Redis Sentinel
+# in the same run, as ratios; nothing is asserted about durations. The
+# benchmark function is a driver that runs once (-benchtime 1x) and runs the
+# trials itself: BENCH_TRIALS (default 10) per system for the ci profile,
+# BENCH_LAN_TRIALS (default 5) for lan, BENCH_PROFILES (default ci,lan).
+# Results: the table on stdout and test/bench/bench-results.json (or BENCH_OUT).
+.PHONY: bench
+bench: deps build
+	IMSENTINEL_BIN=$(BIN)/imsentinel $(GO) test -run '^$$' -bench Failover -benchtime 1x -count 1 -timeout 30m ./test/bench/
 
 lint:
 	@out=$$(gofmt -l .); \

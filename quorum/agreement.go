@@ -116,6 +116,9 @@ type Status struct {
 	Tally        string
 	Vantage      string
 	Election     string
+	// AbstainUntil: this sentinel grants no vote until then (a restart or
+	// a fresh data_dir, §5.6); zero when not abstaining.
+	AbstainUntil time.Time
 }
 
 // Agreement is one sentinel's agreement state machine for one cluster
@@ -318,10 +321,23 @@ func (a *Agreement) Tick(now time.Time, l Local) {
 // vote: the first-ranked one asks at once, the next after one stagger
 // step, and so on, each with a little jitter. Random back-off takes over
 // after a lost election.
+//
+// The rank counts only the sentinels that want the same thing: those whose
+// fresh opinion says SDOWN (when this one does too), so nobody waits for a
+// first-ranked sentinel that does not see the primary down.
 func (a *Agreement) stagger(now time.Time) {
 	step := a.p.BackoffBase / 2
+	ranked := a.p.Voters.IDs()
+	if a.local.PrimarySDOWN {
+		ranked = ranked[:0:0]
+		for _, v := range a.tally.Verdicts {
+			if v.Counted {
+				ranked = append(ranked, v.Member)
+			}
+		}
+	}
 	rank := 0
-	for i, id := range a.p.Voters.IDs() {
+	for i, id := range ranked {
 		if id == a.p.Self {
 			rank = i
 		}
@@ -714,9 +730,45 @@ func (a *Agreement) derive(now time.Time) {
 	}
 }
 
+// NextWake is when the machine next needs a Tick even if nothing happens:
+// the end of a stagger or back-off, an election's deadline, a renewal, the
+// lease's expiry, an abstention's end, the next opinion or sync. The
+// driver sets a timer for it, so waits end on time rather than at the next
+// probe. Zero when nothing is scheduled.
+func (a *Agreement) NextWake(now time.Time) time.Time {
+	var next time.Time
+	at := func(t time.Time) {
+		if t.After(now) && (next.IsZero() || t.Before(next)) {
+			next = t
+		}
+	}
+	at(a.lastOpinionSent.Add(a.p.OpinionInterval))
+	if !a.learned {
+		at(a.lastSync.Add(a.p.OpinionInterval))
+	}
+	switch {
+	case a.lease != nil:
+		at(a.lastRenew.Add(a.p.Lease / 3))
+		at(a.lease.Expiry())
+	case a.election != nil:
+		at(a.electionDeadline)
+	case a.wanting:
+		at(a.backoffUntil)
+		at(a.voter.AbstainUntil)
+		at(a.voter.Binding.Until)
+		if a.leader.Holder != "" && a.leader.Holder != a.p.Self {
+			at(a.leaderSeen.Add(a.p.Lease))
+		}
+	}
+	return next
+}
+
 // Status reports the machine for the admin API.
 func (a *Agreement) Status(now time.Time) Status {
 	s := Status{State: a.state, Epoch: a.voter.HighestEpoch, Tally: a.tally.Describe(), Vantage: a.local.Vantage.Why}
+	if now.Before(a.voter.AbstainUntil) {
+		s.AbstainUntil = a.voter.AbstainUntil
+	}
 	switch {
 	case a.lease != nil && a.lease.Valid(now):
 		s.Holder, s.HolderEpoch, s.HolderReason, s.Remaining = a.p.Self, a.lease.Epoch, a.lease.Reason, a.lease.Remaining(now)

@@ -373,3 +373,28 @@ func TestAgreementOperatorLease(t *testing.T) {
 		t.Errorf("s1 after release: %+v", st)
 	}
 }
+
+// NextWake names the deadline the driver must wake for: the stagger's end
+// for a waiting candidate, then the renewal for a holder.
+func TestAgreementNextWake(t *testing.T) {
+	f := newTestFleet(t, "s1", "s2", "s3")
+	f.run(time.Second)
+	f.setSDOWN(true, "s1", "s2", "s3")
+	f.down["s1"] = true // the first-ranked one is gone: s2 and s3 stagger
+	f.step(100 * time.Millisecond)
+	f.step(100 * time.Millisecond)
+	s3 := f.nodes["s3"]
+	wake := s3.NextWake(f.now)
+	if wake.IsZero() || !wake.After(f.now) || wake.Sub(f.now) > time.Second {
+		t.Fatalf("s3 NextWake = %v (now %v), want within its stagger or opinion interval", wake, f.now)
+	}
+	f.run(2 * time.Second)
+	leaders := f.leaders()
+	if len(leaders) != 1 {
+		t.Fatalf("leaders %v", leaders)
+	}
+	l := f.nodes[leaders[0]]
+	if w := l.NextWake(f.now); w.IsZero() || w.Sub(f.now) > testParams("x", mustVoters(t, "f", "x")).Lease/3 {
+		t.Errorf("holder NextWake in %v, want within lease/3 (its renewal)", w.Sub(f.now))
+	}
+}

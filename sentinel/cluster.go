@@ -195,10 +195,20 @@ func (m *clusterMonitor) run(ctx context.Context) {
 
 	tick := time.NewTicker(m.detector.Interval)
 	defer tick.Stop()
+	// wake fires when the agreement next needs a Tick (a stagger or
+	// back-off ending, a renewal due), so it acts on time, not at the next
+	// probe.
+	wake := time.NewTimer(time.Hour)
+	defer wake.Stop()
 	for {
+		m.setWake(wake)
 		select {
 		case <-ctx.Done():
 			return
+		case <-wake.C:
+			now := time.Now()
+			m.tickAgreement(now)
+			m.publish(now)
 		case r := <-m.results:
 			now := time.Now()
 			m.record(r)
@@ -214,14 +224,30 @@ func (m *clusterMonitor) run(ctx context.Context) {
 				m.tickAgreement(now) // an opinion may complete ODOWN: act at once
 			}
 			m.publish(now)
-		case now := <-tick.C:
-			m.tilted, m.tiltWhy = m.tilt.Observe(now)
+		case fired := <-tick.C:
+			// The tick's own time is for TILT (was it late?); everything else
+			// uses now, which is never before an event already handled.
+			m.tilted, m.tiltWhy = m.tilt.Observe(fired)
+			now := time.Now()
 			m.assess(now)
 			m.evaluateConditions(now)
 			m.tickAgreement(now)
 			m.publish(now)
 		}
 	}
+}
+
+// setWake points the wake timer at the agreement's next deadline.
+func (m *clusterMonitor) setWake(t *time.Timer) {
+	if m.ag == nil {
+		return
+	}
+	now := time.Now()
+	next := m.ag.NextWake(now)
+	if next.IsZero() {
+		next = now.Add(time.Hour)
+	}
+	t.Reset(next.Sub(now))
 }
 
 // add starts probing a reachable address, unless it is already probed

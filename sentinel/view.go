@@ -80,6 +80,9 @@ type Agreement struct {
 	Vantage string `json:"vantage"`
 	// Election describes this sentinel's running election, if any.
 	Election string `json:"election,omitempty"`
+	// AbstainingUntil: this sentinel grants no vote until then, after a
+	// restart or on a fresh data_dir (DESIGN.md §5.6).
+	AbstainingUntil *time.Time `json:"abstaining_until,omitempty"`
 }
 
 // LeaseView is a lease holder.
@@ -93,6 +96,10 @@ type LeaseView struct {
 
 func agreementView(s quorum.Status) Agreement {
 	a := Agreement{Tally: s.Tally, Vantage: s.Vantage, Election: s.Election}
+	if !s.AbstainUntil.IsZero() {
+		t := s.AbstainUntil
+		a.AbstainingUntil = &t
+	}
 	if s.Holder != "" {
 		a.Lease = &LeaseView{Holder: string(s.Holder), Epoch: s.HolderEpoch, Reason: string(s.HolderReason),
 			RemainingMS: ms(s.Remaining)}
