@@ -225,6 +225,7 @@ func (m *clusterMonitor) tickAgreement(now time.Time) {
 	m.ag.Tick(now, local)
 	m.carryOut(now)
 	m.status = m.ag.Status(now)
+	m.settle(now)
 }
 
 // carryOut does what the agreement's Ready asks, in order: persist (fsync)

@@ -77,13 +77,19 @@ type clusterMonitor struct {
 	onLearned func()
 	inbox     chan quorum.Message
 	shared    atomic.Pointer[[]quorum.Message] // what to repeat in push/pull
+	auth      chan *authRequest                // the step API
+	leaseReq  chan *leaseRequest               // operator and steward lease requests
+	release   chan struct{}
+	done      chan struct{} // closed when run returns
 
 	// owned by run
 	results    chan roundResult
 	instances  map[string]*instance
 	order      []string // addresses in the order they were added
 	conditions map[string]Condition
-	links      map[string]vantageLink
+	links        map[string]vantageLink
+	pendingAuth  []*authRequest
+	pendingLease []*leaseRequest
 	ag         *quorum.Agreement
 	persisted  quorum.Persistent
 	status     quorum.Status
@@ -135,6 +141,10 @@ func newClusterMonitor(c config.ClusterConfig, d *Daemon) (*clusterMonitor, erro
 		conditions: map[string]Condition{},
 		links:      map[string]vantageLink{},
 		inbox:      make(chan quorum.Message, 256),
+		auth:       make(chan *authRequest),
+		leaseReq:   make(chan *leaseRequest),
+		release:    make(chan struct{}),
+		done:       make(chan struct{}),
 		state:      d.state,
 		fleet:      d.fleet,
 		learned:    d.learned,
@@ -169,6 +179,7 @@ const (
 // it started has stopped.
 func (m *clusterMonitor) run(ctx context.Context) {
 	ctx, cancel := context.WithCancel(ctx)
+	defer close(m.done)
 	defer m.wg.Wait()
 	defer cancel()
 
@@ -208,6 +219,20 @@ func (m *clusterMonitor) run(ctx context.Context) {
 		case <-wake.C:
 			now := time.Now()
 			m.tickAgreement(now)
+			m.publish(now)
+		case r := <-m.auth:
+			m.handleAuth(r, time.Now())
+		case r := <-m.leaseReq:
+			now := time.Now()
+			m.handleLease(r, now)
+			m.publish(now)
+		case <-m.release:
+			now := time.Now()
+			if m.ag != nil {
+				m.ag.Done(now)
+				m.carryOut(now)
+				m.status = m.ag.Status(now)
+			}
 			m.publish(now)
 		case r := <-m.results:
 			now := time.Now()

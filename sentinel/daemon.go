@@ -51,6 +51,9 @@ type Daemon struct {
 	restarted bool       // the data_dir existed before this start
 	learnedN  atomic.Int64
 	markLearn func() error
+	// monitors is published once Run has built the cluster monitors, for
+	// callers on other goroutines (the step API).
+	monitors atomic.Pointer[map[string]*clusterMonitor]
 }
 
 // NewProber returns the production prober for a target's kind.
@@ -222,6 +225,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	for _, m := range d.clusters {
 		byName[m.cfg.Name] = m
 	}
+	d.monitors.Store(&byName)
 	fl.route = func(msg quorum.Message) {
 		m, ok := byName[msg.Cluster()]
 		if !ok {
