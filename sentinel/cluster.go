@@ -83,21 +83,21 @@ type clusterMonitor struct {
 	done      chan struct{} // closed when run returns
 
 	// owned by run
-	results    chan roundResult
-	instances  map[string]*instance
-	order      []string // addresses in the order they were added
-	conditions map[string]Condition
+	results      chan roundResult
+	instances    map[string]*instance
+	order        []string // addresses in the order they were added
+	conditions   map[string]Condition
 	links        map[string]vantageLink
 	pendingAuth  []*authRequest
 	pendingLease []*leaseRequest
-	ag         *quorum.Agreement
-	persisted  quorum.Persistent
-	status     quorum.Status
-	tilt       quorum.Tilt
-	tilted     bool
-	tiltWhy    string
-	collided   bool // the id collision was logged
-	wg         sync.WaitGroup
+	ag           *quorum.Agreement
+	persisted    quorum.Persistent
+	status       quorum.Status
+	tilt         quorum.Tilt
+	tilted       bool
+	tiltWhy      string
+	collided     bool // the id collision was logged
+	wg           sync.WaitGroup
 }
 
 // instance is one instance's state inside its cluster goroutine. It is
