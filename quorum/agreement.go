@@ -139,6 +139,7 @@ type Agreement struct {
 	lastOpinionSent time.Time
 	lastSync        time.Time
 	syncReplies     map[MemberID]SyncReply
+	lastPull        time.Time // a config pull: see KindOpinion
 
 	election         *Election
 	electionDeadline time.Time
@@ -405,7 +406,7 @@ func (a *Agreement) tryLearn(now time.Time) bool {
 			if r.Config.Epoch > best.Epoch {
 				best = r.Config
 			}
-			if r.Intent != nil && r.Intent.Epoch > a.intent.Epoch {
+			if r.Intent != nil && r.Intent.after(a.intent) {
 				a.intent = *r.Intent
 			}
 		}
@@ -584,6 +585,13 @@ func (a *Agreement) Step(m Message, now time.Time) {
 	case KindOpinion:
 		if m.Opinion.From == m.From {
 			a.opinions[m.From] = Heard{Opinion: *m.Opinion, At: now}
+			// The sender holds a newer config: this sentinel missed its
+			// commit (the announcement is sent once). Ask the sender for
+			// it, at most once an opinion interval (DESIGN.md §5.9).
+			if a.learned && m.Opinion.ConfigEpoch > a.voter.ConfigEpoch && now.Sub(a.lastPull) >= a.p.OpinionInterval {
+				a.lastPull = now
+				a.send(Message{Kind: KindSync, To: m.From, Sync: &SyncRequest{Cluster: a.p.Cluster}})
+			}
 		}
 	case KindVote:
 		a.onVote(m, now)
@@ -595,7 +603,7 @@ func (a *Agreement) Step(m Message, now time.Time) {
 			a.setVoter(s)
 		}
 		if e := a.election; e != nil && r.Candidate == a.p.Self && r.Epoch == e.Request.Epoch {
-			if r.Intent != nil && r.Intent.Epoch > a.intent.Epoch {
+			if r.Intent != nil && r.Intent.after(a.intent) {
 				a.intent = *r.Intent // the predecessor's step: roll it forward (§5.7)
 				a.dirty = true
 			}
@@ -659,6 +667,8 @@ func (a *Agreement) Step(m Message, now time.Time) {
 		if a.syncReplies != nil {
 			a.syncReplies[m.From] = *m.SyncReply
 			a.tryLearn(now)
+		} else if a.learned && m.SyncReply.Config.Cluster == a.p.Cluster {
+			a.onCommitted(m.SyncReply.Config, now) // the answer to a config pull
 		}
 	}
 	a.derive(now)

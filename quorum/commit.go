@@ -21,6 +21,16 @@ type Intent struct {
 	Target     string   `json:"target,omitempty"`
 	OldPrimary string   `json:"old_primary,omitempty"`
 	Holder     MemberID `json:"holder"`
+	// Seq orders the holder's intents within its epoch (its proposal
+	// sequence): a late or repeated earlier proposal must not replace a
+	// later intent (quorum/sim TestScenarioLateIntentDoesNotGoBack).
+	Seq uint64 `json:"seq,omitempty"`
+}
+
+// after says whether i is a later intent than o: a higher epoch, or the
+// same epoch and proposed later.
+func (i Intent) after(o Intent) bool {
+	return i.Epoch > o.Epoch || i.Epoch == o.Epoch && i.Seq > o.Seq
 }
 
 // Config is a cluster's configuration as the fleet agrees on it: committed
@@ -88,7 +98,7 @@ func (a *Agreement) Propose(in *Intent, c *Config, now time.Time) (uint64, error
 	p := Proposal{Cluster: a.p.Cluster, Epoch: l.Epoch, Holder: a.p.Self, Seq: a.proposalSeq}
 	if in != nil {
 		i := *in
-		i.Cluster, i.Epoch, i.Holder = a.p.Cluster, l.Epoch, a.p.Self
+		i.Cluster, i.Epoch, i.Holder, i.Seq = a.p.Cluster, l.Epoch, a.p.Self, a.proposalSeq
 		p.Intent = &i
 	} else {
 		cc := *c
@@ -137,8 +147,9 @@ func (a *Agreement) accept(p Proposal, now time.Time) (bool, string) {
 	case !b.Binds(now) || b.Holder != p.Holder || b.Epoch != p.Epoch:
 		return false, fmt.Sprintf("not bound to %s at epoch %d (bound to %q at %d)", p.Holder, p.Epoch, b.Holder, b.Epoch)
 	case p.Intent != nil:
-		if p.Intent.Epoch < a.intent.Epoch {
-			return false, fmt.Sprintf("intent epoch %d is older than %d", p.Intent.Epoch, a.intent.Epoch)
+		if a.intent.after(*p.Intent) {
+			return false, fmt.Sprintf("intent epoch %d seq %d is older than %d seq %d", p.Intent.Epoch, p.Intent.Seq,
+				a.intent.Epoch, a.intent.Seq)
 		}
 		a.intent = *p.Intent
 		a.dirty = true

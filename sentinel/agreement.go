@@ -57,7 +57,7 @@ func restoreAgreement(st stateStore, cluster string, learned bool) (quorum.Persi
 	}
 	if found {
 		p.Intent = quorum.Intent{Cluster: cluster, Epoch: in.Epoch, Step: in.Step, Target: in.Target,
-			OldPrimary: in.OldPrimary, Holder: quorum.MemberID(in.Holder)}
+			OldPrimary: in.OldPrimary, Holder: quorum.MemberID(in.Holder), Seq: in.Seq}
 	}
 	return p, nil
 }
@@ -85,7 +85,7 @@ func persistAgreement(st stateStore, cluster string, prev, next quorum.Persisten
 	}
 	if in := next.Intent; in.Step != "" && in != prev.Intent {
 		if err := st.SaveIntent(store.Intent{Cluster: cluster, Epoch: in.Epoch, Step: in.Step, Target: in.Target,
-			OldPrimary: in.OldPrimary, Holder: string(in.Holder), At: now}); err != nil {
+			OldPrimary: in.OldPrimary, Holder: string(in.Holder), Seq: in.Seq, At: now}); err != nil {
 			return err
 		}
 	}
@@ -185,12 +185,29 @@ func (m *clusterMonitor) startAgreement(now time.Time) error {
 	return nil
 }
 
+// rebuildAgreement replaces the agreement by one restored from disk, as
+// after a restart (it abstains for one lease). If even that fails the
+// cluster only observes.
+func (m *clusterMonitor) rebuildAgreement(now time.Time) {
+	restarted := m.restarted
+	m.restarted = true
+	defer func() { m.restarted = restarted }()
+	if err := m.startAgreement(now); err != nil {
+		m.ag = nil
+		m.log.Error("restart the agreement from disk: this sentinel observes only", "err", err)
+	}
+}
+
 // tickAgreement gives the agreement this sentinel's view and carries out
 // what it asks.
 func (m *clusterMonitor) tickAgreement(now time.Time) {
 	if m.ag == nil {
 		return
 	}
+	// TILT is checked on every tick, not only the probe ticker's: after a
+	// host suspend the monotonic clock has stood still while the wall clock
+	// moved, and no step may start on the lease before this is seen.
+	m.tilted, m.tiltWhy = m.tilt.Observe(time.Now())
 	believed := m.primary()
 	primary := m.instances[believed]
 	local := quorum.Local{
@@ -236,7 +253,11 @@ func (m *clusterMonitor) carryOut(now time.Time) {
 	if r.Persist != nil {
 		if m.state != nil {
 			if err := persistAgreement(m.state, m.cfg.Name, m.persisted, *r.Persist, m.agParams.Lease, now); err != nil {
-				m.log.Error("persist agreement state: its messages are not sent", "err", err)
+				// Memory is now ahead of the disk: treat it like a crash.
+				// Nothing of this Ready is sent, and the agreement restarts
+				// from what is stored, abstaining for one lease.
+				m.log.Error("persist agreement state: nothing sent, restarting the agreement from disk", "err", err)
+				m.rebuildAgreement(now)
 				return
 			}
 		}

@@ -249,10 +249,9 @@ func (m *clusterMonitor) run(ctx context.Context) {
 				m.tickAgreement(now) // an opinion may complete ODOWN: act at once
 			}
 			m.publish(now)
-		case fired := <-tick.C:
-			// The tick's own time is for TILT (was it late?); everything else
-			// uses now, which is never before an event already handled.
-			m.tilted, m.tiltWhy = m.tilt.Observe(fired)
+		case <-tick.C:
+			// Now, not the tick's own time: never before an event already
+			// handled. TILT is observed in tickAgreement.
 			now := time.Now()
 			m.assess(now)
 			m.evaluateConditions(now)

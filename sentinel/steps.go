@@ -104,6 +104,11 @@ func (m *clusterMonitor) handleAuth(r *authRequest, now time.Time) {
 		r.reply <- fmt.Errorf("authorize %s on %s: the agreement is not running", r.step, m.cfg.Name)
 		return
 	}
+	m.tickAgreement(now) // fresh TILT and lease state before answering
+	if m.ag == nil {
+		r.reply <- fmt.Errorf("authorize %s on %s: the agreement is not running", r.step, m.cfg.Name)
+		return
+	}
 	if r.intent == nil {
 		r.reply <- m.ag.MayStart(r.step, r.deadline, now)
 		return

@@ -57,6 +57,8 @@ type checker struct {
 	// whom, at which epoch, and until when its binding holds, mapped to
 	// global time.
 	bound map[quorum.MemberID]binding
+	// cfg: the intent and config invariants (check_config.go).
+	cfg cfgChecks
 }
 
 type binding struct {
@@ -76,6 +78,7 @@ func (c *checker) grant(voter quorum.MemberID, epoch uint64, cand quorum.MemberI
 		return
 	}
 	c.grants[epoch][voter] = cand
+	c.cfg.maxGrant[voter] = max(c.cfg.maxGrant[voter], epoch)
 	if c.everGranted == nil {
 		c.everGranted = map[uint64]map[quorum.MemberID][]quorum.MemberID{}
 	}
@@ -123,12 +126,14 @@ func (c *checker) persist(n *node, p quorum.Persistent) {
 		}
 		c.grant(n.id, b.Epoch, b.Holder)
 	}
+	c.persistConfig(n, old, p)
 }
 
 // send checks a message n sends: a granted vote is stored before the
 // reply goes out, and never comes from a learner (invariant 4).
 func (c *checker) send(n *node, m quorum.Message, local time.Time) {
 	s := c.s
+	c.sendConfig(n, m)
 	if m.Kind == quorum.KindRenewReply && m.RenewReply.Grant {
 		r := m.RenewReply
 		c.bind(n, r.Holder, r.Epoch, local)
@@ -212,6 +217,7 @@ func (c *checker) lease(n *node) {
 		}
 		c.order = append(c.order, rec)
 		c.majority(rec)
+		c.rollForward(n, rec)
 		s.trace.add(s, "%s: holds %s", n.id, rec)
 	case rec.holder != n.id:
 		s.failf(InvOneLeader, "%s holds a lease at epoch %d, already held by %s: %s", n.id, l.Epoch, rec.holder, rec)
@@ -284,6 +290,8 @@ func (c *checker) wiped(n *node) {
 	for _, byVoter := range c.grants {
 		delete(byVoter, n.id)
 	}
+	delete(c.cfg.maxGrant, n.id)
+	delete(c.cfg.seen, n.id)
 }
 
 // everyStep closes the leases whose authority ran out while nobody looked

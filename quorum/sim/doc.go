@@ -138,11 +138,74 @@
 //     is abandoned within the election timeout and retried within the
 //     back-off cap, and four attempts cover split votes with random back-off.
 //
+// # Intents and configs (exec.go, check_config.go)
+//
+// A fake executor runs on every sentinel, the way the executor of the next
+// stage will: while it holds a failover or operator lease it starts, about
+// once a second of holding (and at once when LastIntent names a promote
+// no committed config superseded: a roll-forward), one failover per lease
+// epoch: optionally a "fence" intent and step, then a "promote" intent
+// (target one of r1:1, r2:1, r3:1, old primary the current config's), the
+// step, and a new config (primary the target, replicas the others; epoch
+// the lease's, set by Propose). Before each intent, step and config it asks
+// Agreement.MayStart with the step's deadline (300 ms for a proposal, a
+// quarter lease for a step) and waits when refused; each step that ran is
+// a trace line. A proposal neither accepted nor refused within 1 s is
+// proposed again (the machine does not retransmit). Sometimes, after a
+// commit, it updates the replica list at the same epoch, or tries a second
+// failover at the same epoch (which the machine must refuse); an executor
+// that lost its lease sometimes tries one more proposal (refused too). It
+// dies (crash, pause or isolation) in four runs out of ten: after the
+// promote intent is accepted, after the config is proposed (a crash then
+// happens after the persist, part way through the sends), or between the
+// commit's majority and its announcement (the announcement reaches a
+// random part of the fleet). In the calm only roll-forwards start.
+//
+// Checked on every Ready and step, besides the invariants above:
+//
+//	a. configs never go backwards: a sentinel's Config() (epoch, and the
+//	   primary at an equal epoch) and its stored config are monotonic, also
+//	   across restarts with the data_dir; a wiped sentinel, once learned,
+//	   holds at least every config epoch a majority had stored before the
+//	   wipe; a new leader holds at least every config a majority stored.
+//	b. one primary per config epoch across the fleet, ever.
+//	c. a config is announced committed only once a majority stored it (from
+//	   Ready.Persist); a proposal is acked only once the voter stored it
+//	   (persist before ack), and only by a voter that granted that epoch to
+//	   that holder and no later one.
+//	d. every proposal's epoch is a lease its proposer holds at that moment
+//	   (Lease and MayStart valid), the one the simulation saw it win; a
+//	   config carries that epoch; every stored config or intent was
+//	   proposed by its epoch's holder; a step's deadline ends within its
+//	   holder's authority, and no two steps of different epochs overlap
+//	   unless the earlier holder's lease ended before its step's deadline
+//	   (released or crashed: counted in Result.StepsOverlap; see below).
+//	e. a data_dir's intent never goes back to an earlier one (by epoch and
+//	   proposal order), and a new leader knows (LastIntent) every intent a
+//	   majority stored at an earlier epoch that no later committed config
+//	   superseded.
+//	f. after the calm, every sentinel runs, has learned, runs no executor
+//	   and holds the same config epoch and primary, at least the latest a
+//	   majority stored, within ConvergeBound = the liveness bound + lease/3
+//	   + 4 opinion intervals + 1 s: a leader within the liveness bound, a
+//	   roll-forward (intent, step, config; MayStart may wait a third of a
+//	   lease for a renewal), then an opinion naming the newer config epoch
+//	   and the config pull it starts reach every sentinel. The replica list
+//	   and settings are not compared: an update of them at the same epoch
+//	   reaches a sentinel that missed its announcement only with the next
+//	   commit (a known gap, TestScenarioSameEpochUpdateReachesLaggard).
+//
+// A step of a holder whose lease ended early (the operator's Done, a
+// failover lease released because the primary answered, a crash) may still
+// be running when the next holder starts one: the machine does not know
+// about steps in flight. The executor must keep its lease until its steps'
+// deadlines have passed, and the session kill of DESIGN.md §5.6 is the guard
+// against a command that lands late.
+//
 // # What is not simulated
 //
-// One cluster; no executors (promote, fence), intents or config changes:
-// the config stays at epoch 0 with one primary, so ConfigEpoch is checked
-// but never moves. The voter set never changes. memnet's reachability is
+// One cluster; the executor is a fake (no data nodes: a step "runs" for
+// its deadline). The voter set never changes. memnet's reachability is
 // perfect and immediate (memberlist learns of a dead peer only after its
 // probes fail) and the push/pull exchange is off. Disks never fail: every
 // persist succeeds. Clocks stay within their drift bound (above).

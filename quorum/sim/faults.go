@@ -246,6 +246,7 @@ func (s *sim) crashFault() bool {
 func (s *sim) crash(n *node) {
 	s.net.Crash(n.id)
 	n.up, n.crashMid, n.paused, n.wantUntil = false, false, time.Time{}, time.Time{}
+	n.exec, n.dieAtAnnounce = nil, ""
 	s.check.crashed(n)
 	n.restartAt = s.now.Add(200*time.Millisecond + time.Duration(s.rng.Int64N(int64(8*time.Second))))
 	how := "with its data_dir"
@@ -274,6 +275,7 @@ func (s *sim) restartDue() {
 			n.stored = quorum.Persistent{}
 			n.wipes++
 			n.mustLearn = s.check.majorityEpoch()
+			n.mustLearnConfig = s.check.majorityConfigEpoch()
 			s.check.wiped(n)
 			s.trace.add(s, "%s: restarts with a wiped data_dir (a learner; must learn epoch ≥ %d)", n.id, n.mustLearn)
 			s.start(n, false)

@@ -47,6 +47,16 @@ type Result struct {
 	Leader, Bound time.Duration
 	// Messages counts the agreement messages handed to the network.
 	Messages int
+	// Configs and Intents count the configs and intents a majority
+	// stored; StepsRun the executor steps that ran (fence, promote).
+	Configs, Intents, StepsRun int
+	// StepsOverlap counts steps started while an earlier holder's step
+	// could still run, its lease having ended before the step's deadline
+	// (released or crashed): guarded only by the session kill (§5.6).
+	StepsOverlap int
+	// Converged is how long after the faults stopped every sentinel held
+	// the same, latest config, and ConvergeBound its limit.
+	Converged, ConvergeBound time.Duration
 	// MinGap is the smallest time between one lease's end and the next
 	// one's start when the first ran out rather than being released: how
 	// close the run came to an overlap (0: no such pair).
@@ -64,6 +74,7 @@ type Failure struct {
 	Detail    string
 	Trace     []string // the last events and messages, oldest first
 	Nodes     []string // each sentinel's state at the failure
+	Scripted  bool     // a scripted scenario, not a seed of TestSim
 }
 
 func (f *Failure) Error() string {
@@ -77,7 +88,11 @@ func (f *Failure) Error() string {
 	for _, s := range f.Trace {
 		b.WriteString("  " + s + "\n")
 	}
-	fmt.Fprintf(&b, "replay: go test ./quorum/sim -run 'TestSim/n=%d$' -seed=%d -v", f.N, f.Seed)
+	if f.Scripted {
+		b.WriteString("replay: the scripted scenario test that failed, with -v")
+	} else {
+		fmt.Fprintf(&b, "replay: go test ./quorum/sim -run 'TestSim/n=%d$' -seed=%d -v", f.N, f.Seed)
+	}
 	return b.String()
 }
 
@@ -124,6 +139,9 @@ type node struct {
 	// mustLearn is the highest epoch a majority had granted when this
 	// data_dir was wiped: learning must bring HighestEpoch up to it.
 	mustLearn uint64
+	// mustLearnConfig is the highest config epoch a majority had stored
+	// when this data_dir was wiped: learning must bring it back.
+	mustLearnConfig uint64
 
 	restartAt    time.Time // global, while down
 	restartWiped bool
@@ -137,6 +155,15 @@ type node struct {
 	wantUntil    time.Time     // global: an operator lease is wanted until then
 
 	holding uint64 // the epoch of the lease it was last seen holding, 0: none
+
+	// The fake executor (exec.go): the failover in progress, the last
+	// epoch that ran one, and how the holder dies at its next commit
+	// announcement ("": it does not).
+	exec          *execution
+	executed      uint64
+	dieAtAnnounce string
+	// stepping is the message being stepped, for the checks of its replies.
+	stepping *quorum.Message
 }
 
 func (n *node) local(g time.Time) time.Time {
@@ -163,6 +190,11 @@ type sim struct {
 	keepPartition time.Time
 	calm          bool // faults stopped
 	bound         time.Duration
+	// convergeBound: every sentinel holds the same, latest config that
+	// long after the calm (invariant f); converged is when it last began
+	// to (0: it does not now).
+	convergeBound time.Duration
+	converged     time.Duration
 
 	// The primary's true state: it is down from each downs[i] to ups[i].
 	downs, ups []time.Time
@@ -212,7 +244,10 @@ func newSim(cfg Config) *sim {
 		s.params.Lease, s.params.DriftMargin, s.params.Quorum = 10*time.Second, 500*time.Millisecond, maj
 	}
 	s.bound = livenessBound(s.params)
-	s.check = checker{s: s, leases: map[uint64]*leaseRec{}, grants: map[uint64]map[quorum.MemberID]quorum.MemberID{}}
+	s.convergeBound = convergenceBound(s.params)
+	s.check = checker{s: s, leases: map[uint64]*leaseRec{}, grants: map[uint64]map[quorum.MemberID]quorum.MemberID{},
+		cfg: cfgChecks{props: map[string]*propRec{}, epochPrimary: map[uint64]string{},
+			seen: map[quorum.MemberID]quorum.Config{}, maxGrant: map[quorum.MemberID]uint64{}}}
 
 	// A new fleet bootstraps from empty data_dirs half of the time;
 	// otherwise every data_dir has learned already.
@@ -267,6 +302,17 @@ func livenessBound(p quorum.Params) time.Duration {
 	return p.Lease + p.OpinionTTL + 4*p.OpinionInterval + 4*(p.ElectionTimeout+p.BackoffMax)
 }
 
+// convergenceBound is how long after every fault stopped every sentinel
+// must hold the same config, the latest committed one (see doc.go): a
+// leader within the liveness bound; its executor rolls a pending intent
+// forward (an intent, the step, the config: MayStart may wait up to a
+// third of a lease for a renewal); the announcement, or an opinion that
+// names a newer config and the sync round it starts, reaches every
+// sentinel within two opinion intervals.
+func convergenceBound(p quorum.Params) time.Duration {
+	return livenessBound(p) + p.Lease/3 + 4*p.OpinionInterval + time.Second
+}
+
 // start runs n's process: a new machine from its data_dir (restarted) or
 // from nothing (a first start, or a wiped data_dir).
 func (s *sim) start(n *node, restarted bool) {
@@ -280,6 +326,7 @@ func (s *sim) start(n *node, restarted bool) {
 	n.nextTick = local
 	n.tilt = quorum.Tilt{Interval: n.tilt.Interval, Threshold: n.tilt.Threshold, Hold: n.tilt.Hold}
 	n.holding = 0
+	n.exec, n.executed, n.dieAtAnnounce = nil, 0, ""
 	s.flush(n, false)
 }
 
@@ -331,14 +378,28 @@ func (s *sim) done() bool {
 			s.bound, "lease + opinion TTL + 4 opinion intervals + 4·(election timeout + back-off cap)")
 		return true
 	}
-	return s.leader != 0 && since >= s.leader+time.Second
+	switch ok, why := s.convergence(); {
+	case ok && s.converged == 0:
+		s.converged = max(since, time.Nanosecond)
+	case !ok:
+		s.converged = 0
+		if since > s.convergeBound {
+			s.failf(InvConverge, "the sentinels do not hold the same, latest committed config %v after the faults stopped (bound %v): %s; configs: %s",
+				since.Round(time.Millisecond), s.convergeBound, why, s.configs())
+			return true
+		}
+	}
+	return s.leader != 0 && s.converged != 0 && since >= max(s.leader, s.converged)+time.Second
 }
 
 // runNode ticks n when its tick is due, then steps every message waiting
 // in its inbox, each followed by its Ready.
 func (s *sim) runNode(n *node) {
 	local := n.local(s.now)
+	ticked := false
+	defer func() { s.execute(n, ticked) }()
 	if !local.Before(n.nextTick) {
+		ticked = true
 		n.nextTick = local.Add(tickInterval)
 		tilt, why := n.tilt.Observe(local)
 		if tilt && !n.tilted {
@@ -361,7 +422,9 @@ func (s *sim) runNode(n *node) {
 				return
 			}
 			n.ag.Step(m, local)
+			n.stepping = &m
 			s.flush(n, true)
+			n.stepping = nil
 		default:
 			return
 		}
@@ -375,6 +438,11 @@ func (s *sim) runNode(n *node) {
 func (s *sim) flush(n *node, running bool) {
 	local := n.local(s.now)
 	r := n.ag.Ready()
+	for _, m := range r.Send {
+		if m.Kind == quorum.KindPropose {
+			s.check.proposed(n, *m.Propose, local)
+		}
+	}
 	if r.Persist != nil {
 		s.check.persist(n, *r.Persist)
 		n.stored = *r.Persist
@@ -390,16 +458,38 @@ func (s *sim) flush(n *node, running bool) {
 			break
 		}
 		s.check.send(n, m, local)
+		if m.Kind == quorum.KindCommitted && n.dieAtAnnounce != "" && !s.calm {
+			// The holder dies between the commit's majority and its
+			// announcement: some members hear it, the others do not.
+			how := n.dieAtAnnounce
+			n.dieAtAnnounce = ""
+			var to []quorum.MemberID
+			for _, id := range s.ids() {
+				if id != n.id && s.rng.IntN(2) == 0 {
+					to = append(to, id)
+				}
+			}
+			s.sendTo(n, m, to)
+			s.die(n, &execution{die: "at-announce", how: how})
+			if !n.up {
+				break
+			}
+			continue
+		}
 		s.send(n, m)
 	}
 	for _, e := range r.Events {
 		if e.Type == "voted" || e.Type == "elected" || e.Type == "abandoned" || e.Type == "lease-lost" ||
-			e.Type == "released" || e.Type == "learned" || e.Type == "refused" {
+			e.Type == "released" || e.Type == "learned" || e.Type == "refused" || e.Type == "committed" ||
+			e.Type == "intent" || e.Type == "config" {
 			s.trace.add(s, "%s: %s e%d: %s", n.id, e.Type, e.Epoch, e.Detail)
 		}
 	}
 	if running && n.up {
 		s.check.lease(n)
+	}
+	if n.up && s.fail == nil {
+		s.check.heldConfig(n)
 	}
 }
 
@@ -420,6 +510,21 @@ func (s *sim) send(n *node, m quorum.Message) {
 		if id == n.id || (m.To != "" && m.To != id) {
 			continue
 		}
+		s.msgs++
+		// Unreachable: the message is lost, as on a real network.
+		_ = n.ep.Send(context.Background(), id, payload)
+	}
+}
+
+// sendTo sends a message meant for every member to some of them only.
+func (s *sim) sendTo(n *node, m quorum.Message, to []quorum.MemberID) {
+	payload, err := json.Marshal(m)
+	if err != nil {
+		s.failf(InvWire, "%s cannot encode %+v: %v", n.id, m, err)
+		return
+	}
+	s.trace.add(s, "%s→%v %s (the rest never sent)", n.id, to, describe(m))
+	for _, id := range to {
 		s.msgs++
 		// Unreachable: the message is lost, as on a real network.
 		_ = n.ep.Send(context.Background(), id, payload)
@@ -460,7 +565,7 @@ func (s *sim) failf(invariant, format string, args ...any) {
 		return
 	}
 	f := &Failure{N: s.cfg.N, Seed: s.cfg.Seed, Step: s.step, At: s.now.Sub(t0), Invariant: invariant,
-		Detail: fmt.Sprintf(format, args...), Trace: s.trace.lines()}
+		Detail: fmt.Sprintf(format, args...), Trace: s.trace.lines(), Scripted: s.cfg.scripted}
 	for _, n := range s.nodes {
 		f.Nodes = append(f.Nodes, s.describeNode(n))
 	}
@@ -484,7 +589,15 @@ func (s *sim) describeNode(n *node) string {
 
 func (s *sim) result() Result {
 	r := Result{Params: s.params, Steps: s.step, Faults: s.faults, Leader: s.leader, Bound: s.bound, Messages: s.msgs,
-		Leases: len(s.check.leases)}
+		Leases: len(s.check.leases), Converged: s.converged, ConvergeBound: s.convergeBound,
+		StepsRun: len(s.check.cfg.steps), StepsOverlap: s.check.cfg.cutShort}
+	for key, p := range s.check.cfg.props {
+		if !p.committed.IsZero() && strings.HasPrefix(key, "c/") {
+			r.Configs++
+		} else if !p.committed.IsZero() {
+			r.Intents++
+		}
+	}
 	for e := range s.check.leases {
 		r.MaxEpoch = max(r.MaxEpoch, e)
 	}
@@ -523,7 +636,21 @@ func describe(m quorum.Message) string {
 		return fmt.Sprintf("leader e%d %s", m.Leader.Epoch, m.Leader.Reason)
 	case quorum.KindSyncReply:
 		r := m.SyncReply
-		return fmt.Sprintf("sync-reply highest %d learner %v", r.Highest, r.Learner)
+		return fmt.Sprintf("sync-reply highest %d learner %v config %s", r.Highest, r.Learner, cfgString(r.Config))
+	case quorum.KindPropose:
+		p := m.Propose
+		if p.Intent != nil {
+			return fmt.Sprintf("propose e%d seq %d intent %s %s", p.Epoch, p.Seq, p.Intent.Step, p.Intent.Target)
+		}
+		return fmt.Sprintf("propose e%d seq %d config %s", p.Epoch, p.Seq, cfgString(*p.Config))
+	case quorum.KindProposeAck:
+		r := m.ProposeAck
+		if r.OK {
+			return fmt.Sprintf("propose-ack e%d seq %d ok", r.Epoch, r.Seq)
+		}
+		return fmt.Sprintf("propose-ack e%d seq %d refuse: %s", r.Epoch, r.Seq, r.Why)
+	case quorum.KindCommitted:
+		return "committed " + cfgString(*m.Committed)
 	}
 	return string(m.Kind)
 }

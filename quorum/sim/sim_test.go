@@ -48,7 +48,8 @@ func TestSim(t *testing.T) {
 				first, count = *seedFlag, 1
 			}
 			var worst, total time.Duration
-			var leases, steps int
+			var worstC, totalC time.Duration
+			var leases, steps, configs, intents int
 			for seed := first; seed < first+uint64(count); seed++ {
 				r, err := Run(Config{N: n, Seed: seed, Faults: faults})
 				if f := (*Failure)(nil); errors.As(err, &f) && *allFlag {
@@ -62,13 +63,19 @@ func TestSim(t *testing.T) {
 				if *seedFlag != 0 {
 					t.Logf("seed %d: %d steps, %d leases (max epoch %d), %d messages, faults %v; leader %v after the faults stopped (bound %v); lease %v",
 						seed, r.Steps, r.Leases, r.MaxEpoch, r.Messages, r.Faults, r.Leader, r.Bound, r.Params.Lease)
+					t.Logf("seed %d: %d configs and %d intents committed, %d steps ran (%d while an earlier holder's step could run); converged %v after the faults stopped (bound %v)",
+						seed, r.Configs, r.Intents, r.StepsRun, r.StepsOverlap, r.Converged, r.ConvergeBound)
 				}
 				worst, total = max(worst, r.Leader), total+r.Leader
+				worstC, totalC = max(worstC, r.Converged), totalC+r.Converged
 				leases += r.Leases
 				steps += r.Steps
+				configs += r.Configs
+				intents += r.Intents
 			}
-			t.Logf("%d seeds from %d: %d steps, %d leases; leader after the calm: mean %v, worst %v",
-				count, first, steps, leases, (total / time.Duration(count)).Round(time.Millisecond), worst.Round(time.Millisecond))
+			t.Logf("%d seeds from %d: %d steps, %d leases, %d configs and %d intents committed; leader after the calm: mean %v, worst %v; converged: mean %v, worst %v",
+				count, first, steps, leases, configs, intents, (total / time.Duration(count)).Round(time.Millisecond), worst.Round(time.Millisecond),
+				(totalC / time.Duration(count)).Round(time.Millisecond), worstC.Round(time.Millisecond))
 		})
 	}
 }

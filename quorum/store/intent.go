@@ -11,19 +11,22 @@ import (
 // on a majority before it acts (DESIGN.md §5.7). Only the latest per cluster
 // is kept; the next holder reads it and rolls forward.
 type Intent struct {
-	Cluster    string    `json:"cluster"`
-	Epoch      uint64    `json:"epoch"`
-	Step       string    `json:"step"`        // e.g. fence, promote, repoint, route
-	Target     string    `json:"target"`      // instance the step acts on
-	OldPrimary string    `json:"old_primary"` // primary being replaced, if any
-	Holder     string    `json:"holder"`      // sentinel id of the lease holder
-	At         time.Time `json:"at"`
+	Cluster    string `json:"cluster"`
+	Epoch      uint64 `json:"epoch"`
+	Step       string `json:"step"`        // e.g. fence, promote, repoint, route
+	Target     string `json:"target"`      // instance the step acts on
+	OldPrimary string `json:"old_primary"` // primary being replaced, if any
+	Holder     string `json:"holder"`      // sentinel id of the lease holder
+	// Seq orders the holder's intents within its epoch: a late copy of an
+	// earlier step must never replace a later one.
+	Seq uint64    `json:"seq,omitempty"`
+	At  time.Time `json:"at"`
 }
 
 // SaveIntent records the latest intent for its cluster, replacing the stored
-// one, and raises the cluster's highest epoch. An intent from a lower epoch
-// than the stored one is refused with ErrStaleEpoch; the same epoch is
-// allowed (the holder's next step).
+// one, and raises the cluster's highest epoch. An intent that is not later
+// than the stored one, by (epoch, seq), is refused with ErrStaleEpoch;
+// saving the stored intent again is allowed.
 func (s *Store) SaveIntent(in Intent) error {
 	return s.update(fmt.Sprintf("save intent %q for %s epoch %d", in.Step, in.Cluster, in.Epoch), func(tx *bolt.Tx) error {
 		return putIntent(tx, in)
@@ -48,8 +51,8 @@ func putIntent(tx *bolt.Tx, in Intent) error {
 	if err != nil {
 		return err
 	}
-	if found && in.Epoch < have.Epoch {
-		return fmt.Errorf("stored intent %q is from epoch %d: %w", have.Step, have.Epoch, ErrStaleEpoch)
+	if found && (in.Epoch < have.Epoch || in.Epoch == have.Epoch && in.Seq < have.Seq) {
+		return fmt.Errorf("stored intent %q is from epoch %d seq %d: %w", have.Step, have.Epoch, have.Seq, ErrStaleEpoch)
 	}
 	if err := putJSON(tx, bucketIntents, in.Cluster, in); err != nil {
 		return err

@@ -109,7 +109,7 @@ func TestIntent(t *testing.T) {
 	if !errors.Is(err, ErrStaleEpoch) {
 		t.Fatalf("SaveIntent at 5 after 6 = %v, want ErrStaleEpoch", err)
 	}
-	if want := `save intent "route" for c epoch 5: stored intent "fence" is from epoch 6`; !strings.Contains(err.Error(), want) {
+	if want := `save intent "route" for c epoch 5: stored intent "fence" is from epoch 6 seq 0`; !strings.Contains(err.Error(), want) {
 		t.Errorf("error %q does not contain %q", err, want)
 	}
 	if got, ok, err := s.Intent("c"); err != nil || !ok || !reflect.DeepEqual(got, in(6, "fence")) {
@@ -117,6 +117,19 @@ func TestIntent(t *testing.T) {
 	}
 	if e, _ := s.HighestEpoch("c"); e != 6 {
 		t.Errorf("HighestEpoch after intent at 6 = %d, want 6", e)
+	}
+	// Within an epoch the holder's later step wins; a late copy of an
+	// earlier one is refused.
+	later, earlier := in(7, "promote"), in(7, "fence")
+	later.Seq, earlier.Seq = 2, 1
+	if err := s.SaveIntent(later); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SaveIntent(earlier); !errors.Is(err, ErrStaleEpoch) {
+		t.Errorf("SaveIntent(seq 1 after seq 2 at epoch 7) = %v, want ErrStaleEpoch", err)
+	}
+	if got, _, _ := s.Intent("c"); got.Step != "promote" || got.Seq != 2 {
+		t.Errorf("Intent = %+v, want the promote at seq 2", got)
 	}
 }
 
