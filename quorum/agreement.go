@@ -74,10 +74,15 @@ type Persistent struct {
 	HighestEpoch uint64
 	Binding      Binding // Until is meaningless after a restart
 	// The committed config.
-	ConfigEpoch uint64
-	Primary     string
-	Replicas    []string
-	Settings    map[string]string
+	ConfigEpoch   uint64
+	ConfigVersion uint64
+	// ConfigCommitted: the config is known to be on a majority (it was
+	// accepted, or it was committed). Only a committed one is handed out
+	// to a sentinel that pulls a newer config.
+	ConfigCommitted bool
+	Primary         string
+	Replicas        []string
+	Settings        map[string]string
 	// Intent is the latest intent known for the cluster.
 	Intent  Intent
 	Learned bool
@@ -157,11 +162,13 @@ type Agreement struct {
 	lastRenew time.Time
 	cooldown  time.Time // end of the cooldown after the last failover lease
 
-	intent      Intent
-	replicas    []string
-	settings    map[string]string
-	proposalSeq uint64
-	proposals   map[uint64]*proposal
+	intent          Intent
+	configVersion   uint64
+	configCommitted bool // the config is known to be on a majority
+	replicas        []string
+	settings        map[string]string
+	proposalSeq     uint64
+	proposals       map[uint64]*proposal
 
 	leader     LeaderNotice
 	leaderSeen time.Time // when the leader last showed it is alive (notice, renewal)
@@ -181,8 +188,9 @@ type Agreement struct {
 func NewAgreement(p Params, st Persistent, restarted bool, rng *rand.Rand, now time.Time) *Agreement {
 	a := &Agreement{p: p, rng: rng, opinions: map[MemberID]Heard{}, state: StateOK,
 		renewSent: map[uint64]time.Time{}, renewAcks: map[uint64]map[MemberID]bool{},
-		proposals: map[uint64]*proposal{}, intent: st.Intent,
-		replicas: slices.Clone(st.Replicas), settings: maps.Clone(st.Settings)}
+		proposals: map[uint64]*proposal{}, intent: st.Intent, configVersion: st.ConfigVersion,
+		configCommitted: st.ConfigCommitted,
+		replicas:        slices.Clone(st.Replicas), settings: maps.Clone(st.Settings)}
 	a.voter = VoterState{HighestEpoch: st.HighestEpoch, Binding: st.Binding,
 		ConfigEpoch: st.ConfigEpoch, Primary: st.Primary}
 	if a.voter.Binding.Holder != "" {
@@ -216,7 +224,8 @@ func (a *Agreement) Ready() Ready {
 
 func (a *Agreement) persistent() Persistent {
 	return Persistent{HighestEpoch: a.voter.HighestEpoch, Binding: a.voter.Binding,
-		ConfigEpoch: a.voter.ConfigEpoch, Primary: a.voter.Primary, Replicas: slices.Clone(a.replicas),
+		ConfigEpoch: a.voter.ConfigEpoch, ConfigVersion: a.configVersion, ConfigCommitted: a.configCommitted,
+		Primary: a.voter.Primary, Replicas: slices.Clone(a.replicas),
 		Settings: maps.Clone(a.settings), Intent: a.intent, Learned: a.learned}
 }
 
@@ -251,6 +260,12 @@ func (a *Agreement) Done(now time.Time) {
 	a.want, a.wantForced = "", false
 	if a.lease != nil {
 		a.release(now, "task done")
+	}
+	// An automatic failover election goes on (it wants no request); one
+	// for a request that was given up is abandoned, or it would win a lease
+	// nobody releases.
+	if e := a.election; e != nil && e.Request.Reason != ReasonFailover {
+		a.abandon(now, "the request was given up")
 	}
 }
 
@@ -400,11 +415,14 @@ func (a *Agreement) tryLearn(now time.Time) bool {
 	}
 	if remembering >= a.p.Voters.Majority() || remembering+learners == a.p.Voters.Len()-1 {
 		s := a.voter
-		best := a.config()
+		best, bestCommitted := a.config(), a.configCommitted
 		for _, r := range a.syncReplies {
 			s.HighestEpoch = max(s.HighestEpoch, r.Highest)
-			if r.Config.Epoch > best.Epoch {
-				best = r.Config
+			switch {
+			case r.Config.newer(best):
+				best, bestCommitted = r.Config, r.Committed
+			case r.Config.equal(best) && r.Committed:
+				bestCommitted = true
 			}
 			if r.Intent != nil && r.Intent.after(a.intent) {
 				a.intent = *r.Intent
@@ -413,8 +431,11 @@ func (a *Agreement) tryLearn(now time.Time) bool {
 		s.Learner = false
 		a.learned = true
 		a.setVoter(s)
-		if best.Epoch > a.voter.ConfigEpoch {
+		// A learner adopts the newest config any member holds, committed or
+		// not: a voter must not be behind one a majority may have (§5.5).
+		if best.newer(a.config()) {
 			a.setConfig(best)
+			a.setCommitted(bestCommitted)
 		}
 		s = a.voter
 		a.dirty = true
@@ -428,7 +449,7 @@ func (a *Agreement) tryLearn(now time.Time) bool {
 
 // shareOpinion records and sends this sentinel's own opinion.
 func (a *Agreement) shareOpinion(now time.Time) {
-	o := Opinion{From: a.p.Self, Cluster: a.p.Cluster, ConfigEpoch: a.voter.ConfigEpoch,
+	o := Opinion{From: a.p.Self, Cluster: a.p.Cluster, ConfigEpoch: a.voter.ConfigEpoch, ConfigVersion: a.configVersion,
 		Primary: a.voter.Primary, SDOWN: a.local.PrimarySDOWN}
 	a.opinions[a.p.Self] = Heard{Opinion: o, At: now}
 	if a.local.Tilt {
@@ -497,6 +518,7 @@ func (a *Agreement) checkElection(now time.Time) {
 		}
 		a.send(Message{Kind: KindLeader, Leader: &a.leader})
 		a.event(now, "elected", l.Epoch, "%s", e.Describe())
+
 	case e.Lost():
 		a.abandon(now, "a majority refused")
 	}
@@ -523,7 +545,19 @@ func (a *Agreement) keepLease(now time.Time) {
 	if !l.Valid(now) {
 		a.lease = nil
 		clear(a.proposals)
+		clear(a.renewSent)
+		clear(a.renewAcks)
+		// Its authority is over already; the release only frees voters
+		// early and stops the fleet following it.
+		a.setVoter(Release(a.voter, a.p.Self, l.Epoch))
+		a.send(Message{Kind: KindRelease, Release: &ReleaseMsg{Cluster: a.p.Cluster, Epoch: l.Epoch, Holder: a.p.Self}})
 		a.event(now, "lease-lost", l.Epoch, "authority over %s ended at epoch %d: no majority renewed it", a.p.Cluster, l.Epoch)
+		return
+	}
+	// A lease nobody wants any more (its request was given up while the
+	// election ran): release it.
+	if l.Reason != ReasonFailover && a.want == "" {
+		a.release(now, "no task wants it")
 		return
 	}
 	// The task of a failover lease lasts while this sentinel still sees
@@ -536,6 +570,7 @@ func (a *Agreement) keepLease(now time.Time) {
 	if a.local.Tilt {
 		return // no renewal in TILT: the lease runs out
 	}
+	a.resendProposals(now)
 	if now.Sub(a.lastRenew) >= a.p.Lease/3 {
 		a.renewSeq++
 		a.lastRenew = now
@@ -568,6 +603,8 @@ func (a *Agreement) release(now time.Time, why string) {
 	l := *a.lease
 	a.lease = nil
 	clear(a.proposals)
+	clear(a.renewSent)
+	clear(a.renewAcks)
 	a.setVoter(Release(a.voter, a.p.Self, l.Epoch))
 	a.send(Message{Kind: KindRelease, Release: &ReleaseMsg{Cluster: a.p.Cluster, Epoch: l.Epoch, Holder: a.p.Self}})
 	if a.leader.Holder == a.p.Self && a.leader.Epoch == l.Epoch {
@@ -588,7 +625,8 @@ func (a *Agreement) Step(m Message, now time.Time) {
 			// The sender holds a newer config: this sentinel missed its
 			// commit (the announcement is sent once). Ask the sender for
 			// it, at most once an opinion interval (DESIGN.md §5.9).
-			if a.learned && m.Opinion.ConfigEpoch > a.voter.ConfigEpoch && now.Sub(a.lastPull) >= a.p.OpinionInterval {
+			theirs := Config{Epoch: m.Opinion.ConfigEpoch, Version: m.Opinion.ConfigVersion}
+			if a.learned && theirs.newer(a.config()) && now.Sub(a.lastPull) >= a.p.OpinionInterval {
 				a.lastPull = now
 				a.send(Message{Kind: KindSync, To: m.From, Sync: &SyncRequest{Cluster: a.p.Cluster}})
 			}
@@ -638,7 +676,11 @@ func (a *Agreement) Step(m Message, now time.Time) {
 		}
 	case KindLeader:
 		n := m.Leader
-		if n.Holder == m.From && n.Epoch >= a.leader.Epoch {
+		// Only a new (epoch, holder) counts as a sign of life: a repeat of
+		// an old notice (push/pull) must not keep the fleet following a
+		// lease that is gone; renewals keep followers current.
+		if n.Holder == m.From && (n.Epoch > a.leader.Epoch || n.Epoch == a.leader.Epoch && n.Holder != a.leader.Holder) &&
+			n.Epoch >= a.voter.HighestEpoch {
 			a.leader = *n
 			a.leaderSeen = now
 			if n.Epoch > a.voter.HighestEpoch {
@@ -651,7 +693,8 @@ func (a *Agreement) Step(m Message, now time.Time) {
 			}
 		}
 	case KindSync:
-		r := &SyncReply{Cluster: a.p.Cluster, Highest: a.voter.HighestEpoch, Config: a.config(), Learner: !a.learned}
+		r := &SyncReply{Cluster: a.p.Cluster, Highest: a.voter.HighestEpoch, Config: a.config(),
+			Committed: a.configCommitted, Learner: !a.learned}
 		if a.intent.Step != "" {
 			in := a.intent
 			r.Intent = &in
@@ -663,12 +706,24 @@ func (a *Agreement) Step(m Message, now time.Time) {
 		a.onProposeAck(m, now)
 	case KindCommitted:
 		a.onCommitted(*m.Committed, now)
+		if m.Committed.equal(a.config()) {
+			a.setCommitted(true) // an announcement is proof of a majority
+		}
 	case KindSyncReply:
 		if a.syncReplies != nil {
 			a.syncReplies[m.From] = *m.SyncReply
 			a.tryLearn(now)
 		} else if a.learned && m.SyncReply.Config.Cluster == a.p.Cluster {
-			a.onCommitted(m.SyncReply.Config, now) // the answer to a config pull
+			// The answer to a config pull. A newer config is adopted even if
+			// its holder does not know it committed: the executor proposes
+			// a config only after the promotion it describes, so it is
+			// closer to the truth than an older one, and the next commit
+			// supersedes it (a split of configs would otherwise leave no
+			// quorum to agree on ODOWN).
+			a.onCommitted(m.SyncReply.Config, now)
+			if m.SyncReply.Committed && m.SyncReply.Config.equal(a.config()) {
+				a.setCommitted(true)
+			}
 		}
 	}
 	a.derive(now)
@@ -760,6 +815,11 @@ func (a *Agreement) NextWake(now time.Time) time.Time {
 	case a.lease != nil:
 		at(a.lastRenew.Add(a.p.Lease / 3))
 		at(a.lease.Expiry())
+		for _, pr := range a.proposals {
+			if !pr.done {
+				at(pr.sent.Add(a.p.OpinionInterval))
+			}
+		}
 	case a.election != nil:
 		at(a.electionDeadline)
 	case a.wanting:

@@ -34,23 +34,32 @@ func (i Intent) after(o Intent) bool {
 }
 
 // Config is a cluster's configuration as the fleet agrees on it: committed
-// once a majority has persisted it. Higher epoch wins everywhere.
+// once a majority has persisted it. Higher (epoch, version) wins everywhere.
 type Config struct {
-	Cluster  string            `json:"cluster"`
-	Epoch    uint64            `json:"epoch"` // the lease epoch that made it
+	Cluster string `json:"cluster"`
+	Epoch   uint64 `json:"epoch"` // the lease epoch that made it
+	// Version orders the holder's updates within its epoch (replica list,
+	// settings); the primary never changes within an epoch.
+	Version  uint64            `json:"version,omitempty"`
 	Primary  string            `json:"primary"`
 	Replicas []string          `json:"replicas,omitempty"`
 	Settings map[string]string `json:"settings,omitempty"` // e.g. paused
 }
 
 // supersedes says whether c may replace cur: a higher epoch, or the same
-// epoch and primary (replica-list and settings updates).
+// epoch and primary and a version not older (a repeat is accepted again).
 func (c Config) supersedes(cur Config) bool {
-	return c.Epoch > cur.Epoch || (c.Epoch == cur.Epoch && c.Primary == cur.Primary && cur.Primary != "")
+	return c.Epoch > cur.Epoch ||
+		(c.Epoch == cur.Epoch && c.Primary == cur.Primary && cur.Primary != "" && c.Version >= cur.Version)
+}
+
+// newer says whether c is strictly later than cur.
+func (c Config) newer(cur Config) bool {
+	return c.Epoch > cur.Epoch || (c.Epoch == cur.Epoch && c.Version > cur.Version)
 }
 
 func (c Config) equal(o Config) bool {
-	return c.Cluster == o.Cluster && c.Epoch == o.Epoch && c.Primary == o.Primary &&
+	return c.Cluster == o.Cluster && c.Epoch == o.Epoch && c.Version == o.Version && c.Primary == o.Primary &&
 		slices.Equal(c.Replicas, o.Replicas) && maps.Equal(c.Settings, o.Settings)
 }
 
@@ -81,6 +90,7 @@ type proposal struct {
 	acks   map[MemberID]bool
 	refuse map[MemberID]string
 	done   bool
+	sent   time.Time // last (re)sent; resent while pending, see resendProposals
 }
 
 // Propose asks a majority to persist an intent or a config. The holder
@@ -102,14 +112,17 @@ func (a *Agreement) Propose(in *Intent, c *Config, now time.Time) (uint64, error
 		p.Intent = &i
 	} else {
 		cc := *c
-		cc.Cluster, cc.Epoch = a.p.Cluster, l.Epoch
+		cc.Cluster, cc.Epoch, cc.Version = a.p.Cluster, l.Epoch, 0
+		if cur := a.config(); cur.Epoch == l.Epoch {
+			cc.Version = cur.Version + 1 // an update within this lease's epoch
+		}
 		p.Config = &cc
 	}
 	ok2, why := a.accept(p, now)
 	if !ok2 {
 		return 0, fmt.Errorf("propose for %s: refused by this sentinel itself: %s", a.p.Cluster, why)
 	}
-	a.proposals[p.Seq] = &proposal{p: p, acks: map[MemberID]bool{a.p.Self: true}, refuse: map[MemberID]string{}}
+	a.proposals[p.Seq] = &proposal{p: p, acks: map[MemberID]bool{a.p.Self: true}, refuse: map[MemberID]string{}, sent: now}
 	a.send(Message{Kind: KindPropose, Propose: &p})
 	a.checkProposal(p.Seq, now)
 	return p.Seq, nil
@@ -157,10 +170,18 @@ func (a *Agreement) accept(p Proposal, now time.Time) (bool, string) {
 	case p.Config != nil:
 		cur := a.config()
 		if !p.Config.supersedes(cur) {
-			return false, fmt.Sprintf("config epoch %d (primary %s) does not supersede %d (primary %s)",
-				p.Config.Epoch, p.Config.Primary, cur.Epoch, cur.Primary)
+			return false, fmt.Sprintf("config epoch %d version %d (primary %s) does not supersede %d version %d (primary %s)",
+				p.Config.Epoch, p.Config.Version, p.Config.Primary, cur.Epoch, cur.Version, cur.Primary)
 		}
-		a.setConfig(*p.Config)
+		// Only failover and operator leases may change the primary
+		// (DESIGN.md §5.5); a steward updates settings and replicas.
+		if p.Config.Primary != cur.Primary && cur.Primary != "" && !b.Reason.MayChangePrimary() {
+			return false, fmt.Sprintf("a %s lease may not change the primary (%s to %s)", b.Reason, cur.Primary, p.Config.Primary)
+		}
+		if !p.Config.equal(cur) {
+			a.setConfig(*p.Config)
+			a.setCommitted(false) // accepted; committed once a majority has it
+		}
 		return true, ""
 	}
 	return false, "empty proposal"
@@ -199,6 +220,9 @@ func (a *Agreement) checkProposal(seq uint64, now time.Time) {
 	}
 	pr.done = true
 	if c := pr.p.Config; c != nil {
+		if a.config().equal(*c) {
+			a.setCommitted(true)
+		}
 		a.send(Message{Kind: KindCommitted, Committed: c})
 		a.event(now, "committed", c.Epoch, "config epoch %d, primary %s, replicas %v committed by %v",
 			c.Epoch, c.Primary, c.Replicas, sortedIDs(pr.acks))
@@ -208,20 +232,38 @@ func (a *Agreement) checkProposal(seq uint64, now time.Time) {
 	}
 }
 
-// onCommitted adopts a config a majority has persisted, when it
-// supersedes this sentinel's own.
+// onCommitted adopts a newer config (an announced commit or a pulled
+// one), and marks its own as committed when an announcement names it.
 func (a *Agreement) onCommitted(c Config, now time.Time) {
-	if c.supersedes(a.config()) && !c.equal(a.config()) {
+	cur := a.config()
+	switch {
+	case c.equal(cur):
+	case c.supersedes(cur) && c.newer(cur):
 		a.setConfig(c)
-		a.event(now, "config", c.Epoch, "adopted committed config epoch %d, primary %s", c.Epoch, c.Primary)
+		a.setCommitted(false) // the caller marks it when it knows
+		a.event(now, "config", c.Epoch, "adopted committed config epoch %d version %d, primary %s", c.Epoch, c.Version, c.Primary)
 	}
 }
 
-// Config returns the committed config this sentinel knows.
+// setCommitted records whether this sentinel's config is known to be
+// committed (on a majority): only such a config is handed out by a pull,
+// so a proposal that reached no majority (its holder died) never spreads
+// as if it had.
+func (a *Agreement) setCommitted(v bool) {
+	if a.configCommitted != v {
+		a.configCommitted = v
+		a.dirty = true
+	}
+}
+
+// Config returns the latest config this sentinel holds: committed when a
+// majority has persisted it, which this sentinel cannot always know (it
+// may have accepted a proposal whose holder died before the majority).
+// Higher (epoch, version) wins; the next holder commits over it.
 func (a *Agreement) Config() Config { return a.config() }
 
 func (a *Agreement) config() Config {
-	return Config{Cluster: a.p.Cluster, Epoch: a.voter.ConfigEpoch, Primary: a.voter.Primary,
+	return Config{Cluster: a.p.Cluster, Epoch: a.voter.ConfigEpoch, Version: a.configVersion, Primary: a.voter.Primary,
 		Replicas: a.replicas, Settings: a.settings}
 }
 
@@ -229,6 +271,7 @@ func (a *Agreement) setConfig(c Config) {
 	s := a.voter
 	s.ConfigEpoch, s.Primary = c.Epoch, c.Primary
 	a.setVoter(s)
+	a.configVersion = c.Version
 	a.replicas, a.settings = slices.Clone(c.Replicas), maps.Clone(c.Settings)
 	a.dirty = true
 }
@@ -247,4 +290,27 @@ func sortedIDs(m map[MemberID]bool) []MemberID {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// resendProposals sends again, every opinion interval, each proposal that
+// neither a majority accepted nor enough refused: messages are lost, and
+// a config only this holder stored would otherwise never be committed.
+// Voters accept a repeat as they accepted the original. In sequence order,
+// so simulations replay exactly.
+func (a *Agreement) resendProposals(now time.Time) {
+	seqs := make([]uint64, 0, len(a.proposals))
+	for seq, pr := range a.proposals {
+		if !pr.done && now.Sub(pr.sent) >= a.p.OpinionInterval {
+			if _, failed := a.Accepted(seq); failed == "" {
+				seqs = append(seqs, seq)
+			}
+		}
+	}
+	slices.Sort(seqs)
+	for _, seq := range seqs {
+		pr := a.proposals[seq]
+		pr.sent = now
+		p := pr.p
+		a.send(Message{Kind: KindPropose, Propose: &p})
+	}
 }

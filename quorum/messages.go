@@ -154,10 +154,13 @@ type SyncRequest struct {
 // SyncReply is a member's state for a cluster. A learner that has replies
 // from a majority adopts the highest of each.
 type SyncReply struct {
-	Cluster string  `json:"cluster"`
-	Highest uint64  `json:"highest"`
-	Config  Config  `json:"config"`
-	Intent  *Intent `json:"intent,omitempty"`
+	Cluster string `json:"cluster"`
+	Highest uint64 `json:"highest"`
+	Config  Config `json:"config"`
+	// Committed: the replying member knows Config is on a majority. A
+	// pull adopts only a committed config; a learner adopts the newest.
+	Committed bool    `json:"committed,omitempty"`
+	Intent    *Intent `json:"intent,omitempty"`
 	// Learner: the replying member is itself a learner; its reply does not
 	// count toward the majority.
 	Learner bool `json:"learner,omitempty"`

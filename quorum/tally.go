@@ -15,7 +15,10 @@ type Opinion struct {
 	From        MemberID `json:"from"`
 	Cluster     string   `json:"cluster"`
 	ConfigEpoch uint64   `json:"config_epoch"`
-	Primary     string   `json:"primary"`
+	// ConfigVersion lets a sentinel that missed an update within the epoch
+	// notice and pull it; the tally ignores it.
+	ConfigVersion uint64 `json:"config_version,omitempty"`
+	Primary       string `json:"primary"`
 	// SDOWN is the sender's detector's verdict on Primary.
 	SDOWN bool `json:"sdown"`
 }
@@ -42,7 +45,8 @@ type TallyInput struct {
 	// included (heard at the time it formed it).
 	Opinions []Heard
 	// Cooldown asks for stronger evidence (DESIGN.md §5.10): every member
-	// in Alive must report SDOWN, as well as at least Quorum.
+	// in Alive must report SDOWN, as well as at least Quorum, except a
+	// member whose latest opinion is about another config.
 	Cooldown bool
 	// Alive are the members the transport sees alive; used in a cooldown.
 	Alive []MemberID
@@ -109,7 +113,12 @@ func CountODOWN(in TallyInput, now time.Time) Tally {
 	t.ODOWN = in.Quorum > 0 && t.Down >= in.Quorum
 	if in.Cooldown {
 		for _, id := range in.Alive {
-			if in.Voters.Has(id) && !down[id] {
+			h, heard := latest[id]
+			otherConfig := heard && (h.ConfigEpoch != in.ConfigEpoch || h.Primary != in.Primary)
+			// A live sentinel judging another config cannot confirm this
+			// one: requiring it would let one sentinel holding a config the
+			// others never got block them for the whole cooldown.
+			if in.Voters.Has(id) && !down[id] && !otherConfig {
 				t.Missing = append(t.Missing, id)
 			}
 		}

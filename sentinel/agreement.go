@@ -49,7 +49,7 @@ func restoreAgreement(st stateStore, cluster string, learned bool) (quorum.Persi
 		return p, fmt.Errorf("restore agreement of %s: %w", cluster, err)
 	}
 	if found {
-		p.ConfigEpoch, p.Primary, p.Replicas, p.Settings = c.Epoch, c.Primary, c.Replicas, c.Settings
+		p.ConfigEpoch, p.ConfigVersion, p.Primary, p.Replicas, p.Settings = c.Epoch, c.Version, c.Primary, c.Replicas, c.Settings
 	}
 	in, found, err := st.Intent(cluster)
 	if err != nil {
@@ -76,10 +76,10 @@ func persistAgreement(st stateStore, cluster string, prev, next quorum.Persisten
 			return err
 		}
 	}
-	if next.ConfigEpoch > 0 && (next.ConfigEpoch != prev.ConfigEpoch || next.Primary != prev.Primary ||
-		!slices.Equal(next.Replicas, prev.Replicas) || !maps.Equal(next.Settings, prev.Settings)) {
-		if err := st.SaveConfig(store.ClusterConfig{Cluster: cluster, Epoch: next.ConfigEpoch, Primary: next.Primary,
-			Replicas: next.Replicas, Settings: next.Settings, CommittedAt: now}); err != nil {
+	if next.ConfigEpoch > 0 && (next.ConfigEpoch != prev.ConfigEpoch || next.ConfigVersion != prev.ConfigVersion ||
+		next.Primary != prev.Primary || !slices.Equal(next.Replicas, prev.Replicas) || !maps.Equal(next.Settings, prev.Settings)) {
+		if err := st.SaveConfig(store.ClusterConfig{Cluster: cluster, Epoch: next.ConfigEpoch, Version: next.ConfigVersion,
+			Primary: next.Primary, Replicas: next.Replicas, Settings: next.Settings, CommittedAt: now}); err != nil {
 			return err
 		}
 	}

@@ -183,10 +183,12 @@ func (c *checker) persistConfig(n *node, old, p quorum.Persistent) {
 }
 
 // majorityConfigEpoch is the highest config epoch a majority stored.
-func (c *checker) majorityConfigEpoch() uint64 {
+// majorityConfigEpoch is the highest config epoch a majority had stored
+// by before (global time).
+func (c *checker) majorityConfigEpoch(before time.Time) uint64 {
 	var top uint64
 	for key, r := range c.cfg.props {
-		if strings.HasPrefix(key, "c/") && !r.committed.IsZero() {
+		if strings.HasPrefix(key, "c/") && !r.committed.IsZero() && r.committed.Before(before) {
 			top = max(top, r.epoch)
 		}
 	}
@@ -269,8 +271,16 @@ func (c *checker) heldConfig(n *node) {
 // that no later committed config superseded (DESIGN.md §5.7).
 func (c *checker) rollForward(n *node, rec *leaseRec) {
 	s := c.s
-	if cur, top := n.ag.Config(), c.majorityConfigEpoch(); cur.Epoch < top {
-		s.failf(InvLeaderConfig, "%s holds epoch %d with config %s, but a majority stored config epoch %d (DESIGN.md §5.5, §5.9: a voter refuses a candidate with an older config)",
+	// The voters checked the candidate's config when they granted, so what
+	// the leader must hold is every config a majority had stored when it
+	// asked (a config can reach a majority later, through a pull, while
+	// the grants are on their way; the next commit supersedes it).
+	asked := s.now
+	if l, ok := n.ag.Lease(n.local(s.now)); ok {
+		asked = n.global(l.Sent)
+	}
+	if cur, top := n.ag.Config(), c.majorityConfigEpoch(asked); cur.Epoch < top {
+		s.failf(InvLeaderConfig, "%s holds epoch %d with config %s, but a majority stored config epoch %d before it asked for votes (DESIGN.md §5.5, §5.9: a voter refuses a candidate with an older config)",
 			n.id, rec.epoch, cfgString(cur), top)
 		return
 	}
@@ -339,11 +349,9 @@ func (c *checker) stepRan(n *node, epoch uint64, step, on string, deadline time.
 }
 
 // convergence says whether every sentinel runs, has learned, runs no
-// executor and holds the same config epoch and primary, at least the
-// latest committed one (invariant f); otherwise why not. The replica list
-// and settings are not compared: an update of them at the same epoch
-// reaches a sentinel that missed its announcement only with the next
-// commit (a known gap: TestScenarioSameEpochUpdateReachesLaggard).
+// executor and holds the same config (epoch, version, primary, replicas,
+// settings), at least the latest committed one (invariant f); otherwise why
+// not.
 func (s *sim) convergence() (bool, string) {
 	var first quorum.Config
 	var why []string
@@ -361,7 +369,8 @@ func (s *sim) convergence() (bool, string) {
 			return false, string(n.id) + " is learning"
 		case n.exec != nil:
 			return false, string(n.id) + " runs an executor"
-		case c.Epoch != first.Epoch || c.Primary != first.Primary:
+		case c.Epoch != first.Epoch || c.Version != first.Version || c.Primary != first.Primary ||
+			!slices.Equal(c.Replicas, first.Replicas) || !maps.Equal(c.Settings, first.Settings):
 			return false, strings.Join(why, "; ") + "; …"
 		}
 	}

@@ -207,15 +207,19 @@ func (s *sim) advance(n *node, ticked bool) {
 	}
 }
 
-// startExec starts a fake failover: rolling a predecessor's intent forward
-// when one is pending (its epoch is above the config's: no commit
-// superseded it), else, at random and only while faults run, a new one.
+// startExec starts a fake failover: rolling an intent forward when one is
+// pending (a predecessor's above the config's epoch, or this holder's own at
+// this epoch), else, at random and only while faults run, a new one.
 func (s *sim) startExec(n *node, l quorum.Lease, local time.Time) {
 	cur := n.ag.Config()
 	in, pending := n.ag.LastIntent()
 	x := &execution{epoch: l.Epoch, reason: l.Reason, old: cur.Primary}
 	switch {
-	case pending && in.Epoch > cur.Epoch:
+	// Roll forward a predecessor's intent that no commit superseded, or
+	// this holder's own from this very epoch (it lost and held the lease
+	// again): an executor resumes at its latest step, never restarts at an
+	// earlier one (DESIGN.md §5.7).
+	case pending && (in.Epoch > cur.Epoch || in.Epoch == l.Epoch && in.Holder == n.id):
 		x.roll = true
 		x.target = in.Target
 		if in.Step != "promote" || in.Target == cur.Primary || in.Target == "" {

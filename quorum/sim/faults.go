@@ -275,7 +275,7 @@ func (s *sim) restartDue() {
 			n.stored = quorum.Persistent{}
 			n.wipes++
 			n.mustLearn = s.check.majorityEpoch()
-			n.mustLearnConfig = s.check.majorityConfigEpoch()
+			n.mustLearnConfig = s.check.majorityConfigEpoch(s.now)
 			s.check.wiped(n)
 			s.trace.add(s, "%s: restarts with a wiped data_dir (a learner; must learn epoch ≥ %d)", n.id, n.mustLearn)
 			s.start(n, false)

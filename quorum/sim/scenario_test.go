@@ -152,17 +152,13 @@ func TestScenarioLateIntentDoesNotGoBack(t *testing.T) {
 	}
 }
 
-// Known gap (not a safety bug): a replica-list or settings update at the
-// same epoch (the same primary) reaches a sentinel that missed its
-// announcement only with the next commit. Opinions name the config epoch
-// and primary, which do not change, so nothing tells the laggard it is
-// behind. Seen by the simulation as diverging replica lists after the
-// calm (n=3 seed 189, n=5 seeds 72, 112, 150, 154, n=7 seeds 33, 191 with
-// a strict convergence check). Fix: a config version within the epoch
-// (e.g. Config.Seq, set by Propose like Intent.Seq) carried by opinions
-// and compared by supersedes, so the pull starts on (epoch, seq).
+// A replica-list or settings update at the same epoch (the same primary)
+// reaches a sentinel that missed its announcement: opinions carry the
+// config version within the epoch, and a sentinel that hears a newer one
+// pulls it. (The simulation found it as diverging replica lists after the
+// faults stopped: n=3 seed 189, n=5 seeds 72, 112, 150, 154, n=7 seeds 33,
+// 191.)
 func TestScenarioSameEpochUpdateReachesLaggard(t *testing.T) {
-	t.Skip("known gap: a same-epoch config update is not pulled (see the comment); remove this skip with the fix")
 	s := newSim(Config{N: 3, Seed: 1, scripted: true})
 	s1, s3 := s.node("s1"), s.node("s3")
 	s.runUntil(t, "s1 elected", 10*time.Second, func() bool { return s1.holding != 0 })

@@ -374,8 +374,8 @@ func (s *sim) done() bool {
 		}
 	}
 	if s.leader == 0 && since > s.bound {
-		s.failf(InvLiveness, "no leader %v after the faults stopped (bound %v: %s)", since.Round(time.Millisecond),
-			s.bound, "lease + opinion TTL + 4 opinion intervals + 4·(election timeout + back-off cap)")
+		s.failf(InvLiveness, "no leader %v after the faults stopped (bound %v: %s); configs: %s", since.Round(time.Millisecond),
+			s.bound, "lease + opinion TTL + 4 opinion intervals + 4·(election timeout + back-off cap)", s.configs())
 		return true
 	}
 	switch ok, why := s.convergence(); {
@@ -438,6 +438,12 @@ func (s *sim) runNode(n *node) {
 func (s *sim) flush(n *node, running bool) {
 	local := n.local(s.now)
 	r := n.ag.Ready()
+	if running && n.up {
+		// A lease won in this very step may already carry a proposal (a
+		// new leader recommits a config it does not know to be committed):
+		// register the lease before checking the proposals.
+		s.check.lease(n)
+	}
 	for _, m := range r.Send {
 		if m.Kind == quorum.KindPropose {
 			s.check.proposed(n, *m.Propose, local)

@@ -13,7 +13,8 @@ import (
 type ClusterConfig struct {
 	Cluster     string            `json:"cluster"`
 	Epoch       uint64            `json:"epoch"`
-	Primary     string            `json:"primary"` // host:port
+	Version     uint64            `json:"version,omitempty"` // orders updates within an epoch
+	Primary     string            `json:"primary"`           // host:port
 	Replicas    []string          `json:"replicas,omitempty"`
 	Settings    map[string]string `json:"settings,omitempty"` // cluster settings the fleet agrees on, e.g. pause
 	CommittedAt time.Time         `json:"committed_at"`
@@ -22,8 +23,9 @@ type ClusterConfig struct {
 // SaveConfig records cluster's committed config and raises its highest
 // epoch. Configs never go backwards: a lower epoch than the stored one is
 // refused with ErrStaleEpoch, the same epoch with another primary with
-// ErrConflict. The same epoch and primary replaces the stored config (a
-// replica-list or settings update).
+// ErrConflict, an older version at the same epoch with ErrStaleEpoch. The
+// same epoch and primary at a version not older replaces the stored config
+// (a replica-list or settings update).
 func (s *Store) SaveConfig(c ClusterConfig) error {
 	return s.update(fmt.Sprintf("save config for %s epoch %d primary %s", c.Cluster, c.Epoch, c.Primary), func(tx *bolt.Tx) error {
 		return putConfig(tx, c)
@@ -76,6 +78,9 @@ func putConfig(tx *bolt.Tx, c ClusterConfig) error {
 	}
 	if found && c.Epoch == have.Epoch && c.Primary != have.Primary {
 		return fmt.Errorf("committed config at epoch %d names primary %s: %w", have.Epoch, have.Primary, ErrConflict)
+	}
+	if found && c.Epoch == have.Epoch && c.Version < have.Version {
+		return fmt.Errorf("committed config is at epoch %d version %d: %w", have.Epoch, have.Version, ErrStaleEpoch)
 	}
 	if err := putJSON(tx, bucketConfigs, c.Cluster, c); err != nil {
 		return err
