@@ -40,7 +40,7 @@ const helperDeadline = 20 * time.Second
 func TestHelperProcess(t *testing.T) {
 	mode := os.Getenv(envHelper)
 	if mode == "" {
-		t.Skip("helper process for TestCrashLoop and TestLockedByOtherProcess")
+		return // run as a test: nothing to do; it works only as a child
 	}
 	say := func(format string, args ...any) {
 		// Unbuffered: once the write returns, the line is in the pipe and
