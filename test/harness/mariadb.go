@@ -282,14 +282,6 @@ func (m *MariaDB) DB(t testing.TB) *sql.DB {
 	return db
 }
 
-// Stop sends SIGTERM and waits (30 s, then SIGKILL and fail).
-func (m *MariaDB) Stop(t testing.TB) {
-	t.Helper()
-	if err := m.p.stop(serverStopTimeout); err != nil {
-		t.Fatalf("%v", err)
-	}
-}
-
 // Restart starts the server again (killing it first if it still runs) with
 // the same port, dir and my.cnf, and waits until SELECT 1 answers. The cnf
 // has read_only=ON and skip_slave_start: a restarted replica does not

@@ -281,8 +281,16 @@ func isClosed(c chan struct{}) bool {
 }
 
 // lifecycle gives Redis, MariaDB and Sentinel the methods every child has.
-// Stop and Restart differ by kind and stay with each.
+// Restart differs by kind and stays with each; Sentinel has its own Stop.
 type lifecycle struct{ p *proc }
+
+// Stop sends SIGTERM and waits (30 s, then SIGKILL and fail).
+func (l lifecycle) Stop(t testing.TB) {
+	t.Helper()
+	if err := l.p.stop(serverStopTimeout); err != nil {
+		t.Fatalf("%v", err)
+	}
+}
 
 // PID of the current run.
 func (l lifecycle) PID() int { return l.p.pid() }

@@ -179,14 +179,6 @@ func (r *Redis) Client(t testing.TB) *redis.Client {
 	return c
 }
 
-// Stop sends SIGTERM and waits (30 s, then SIGKILL and fail).
-func (r *Redis) Stop(t testing.TB) {
-	t.Helper()
-	if err := r.p.stop(serverStopTimeout); err != nil {
-		t.Fatalf("%v", err)
-	}
-}
-
 // Restart starts the server again (after Kill/Stop; if still running it is
 // killed first) with the same port, dir and config file, and waits for PING.
 func (r *Redis) Restart(t testing.TB) {
