@@ -104,6 +104,15 @@ type Target struct {
 	AddressMap map[string]string
 }
 
+// Errorf is the text of a failed probe step: what was being done to which
+// instance (and where it was dialed, when the address map moved it).
+func (t Target) Errorf(doing string, err error) string {
+	if t.Dial != "" && t.Dial != t.Address {
+		return fmt.Sprintf("probe %s (dial %s): %s: %v", t.Address, t.Dial, doing, err)
+	}
+	return fmt.Sprintf("probe %s: %s: %v", t.Address, doing, err)
+}
+
 // String describes the target without its password.
 func (t Target) String() string {
 	return fmt.Sprintf("%s %s %s (dial %s, user %q, timeout %v)", t.Cluster, t.Kind, t.Address, t.Dial, t.Username, t.Timeout)

@@ -256,11 +256,18 @@ func (a *Agreement) setCommitted(v bool) {
 	}
 }
 
+// Primary is the config's primary and epoch, without copying the rest.
+func (a *Agreement) Primary() (string, uint64) { return a.voter.Primary, a.voter.ConfigEpoch }
+
 // Config returns the latest config this sentinel holds: committed when a
 // majority has persisted it, which this sentinel cannot always know (it
 // may have accepted a proposal whose holder died before the majority).
 // Higher (epoch, version) wins; the next holder commits over it.
-func (a *Agreement) Config() Config { return a.config() }
+func (a *Agreement) Config() Config {
+	c := a.config()
+	c.Replicas, c.Settings = slices.Clone(c.Replicas), maps.Clone(c.Settings) // the caller's own copy
+	return c
+}
 
 func (a *Agreement) config() Config {
 	return Config{Cluster: a.p.Cluster, Epoch: a.voter.ConfigEpoch, Version: a.configVersion, Primary: a.voter.Primary,

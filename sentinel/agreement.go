@@ -290,8 +290,8 @@ func (m *clusterMonitor) carryOut(now time.Time) {
 // when there is one, else the config file's seed (DESIGN.md §5.9).
 func (m *clusterMonitor) primary() string {
 	if m.ag != nil {
-		if c := m.ag.Config(); c.Epoch > 0 && c.Primary != "" {
-			return c.Primary
+		if p, epoch := m.ag.Primary(); epoch > 0 && p != "" {
+			return p
 		}
 	}
 	return m.cfg.Primary

@@ -143,6 +143,36 @@ func testConfig(dataDir string) config.Config {
 	return cfg
 }
 
+// testMonitor builds the monitor of cfg's first cluster in a daemon whose
+// probers are fleet's fakes and whose journal is in memory; adjust, when
+// set, changes the daemon's other dependencies first.
+func testMonitor(t *testing.T, cfg config.Config, fleet *fakeFleet, adjust func(*Daemon)) (*clusterMonitor, *memJournal) {
+	t.Helper()
+	d, err := New(cfg, Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), NewProber: fleet.newProber})
+	if err != nil {
+		t.Fatal(err)
+	}
+	j := &memJournal{}
+	d.journal = j
+	if adjust != nil {
+		adjust(d)
+	}
+	m, err := newClusterMonitor(d.cfg.Clusters[0], d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m, j
+}
+
+// runMonitor runs m until the returned stop is called; stop returns once
+// run has (so every goroutine it started has ended).
+func runMonitor(t *testing.T, m *clusterMonitor) (stop func()) {
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() { m.run(ctx); close(done) }()
+	return func() { cancel(); <-done }
+}
+
 func instanceView(v *ClusterView, addr string) (InstanceView, bool) {
 	for _, in := range v.Instances {
 		if in.Address == addr {
@@ -163,20 +193,8 @@ func TestClusterMonitorDetectsAndDiscovers(t *testing.T) {
 		fleet.replicas["10.0.0.1:6379"] = []string{"10.0.0.2:6379", "10.0.9.2:6379"}
 		fleet.role["10.0.0.2:6379"] = probe.RoleReplica
 
-		d, err := New(testConfig(t.TempDir()), Options{
-			Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), NewProber: fleet.newProber})
-		if err != nil {
-			t.Fatal(err)
-		}
-		j := &memJournal{}
-		d.journal = j
-		m, err := newClusterMonitor(d.cfg.Clusters[0], d)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithCancel(t.Context())
-		done := make(chan struct{})
-		go func() { m.run(ctx); close(done) }()
+		m, j := testMonitor(t, testConfig(t.TempDir()), fleet, nil)
+		stop := runMonitor(t, m)
 
 		time.Sleep(3 * time.Second) // virtual: 15 probe rounds
 		synctest.Wait()
@@ -225,8 +243,7 @@ func TestClusterMonitorDetectsAndDiscovers(t *testing.T) {
 				v.State, v.Epoch, v.Agreement.Lease)
 		}
 
-		cancel()
-		<-done
+		stop()
 
 		got := strings.Join(j.types(), "\n")
 		for _, want := range []string{
@@ -261,18 +278,8 @@ func TestClusterMonitorFollowsAddressMap(t *testing.T) {
 			{Reported: "172.17.0.5:6379", Reach: "10.0.0.7:16379"},
 			{Reported: "172.17.0.6:6379", Reach: "10.0.0.8:16379"},
 		}
-		d, err := New(cfg, Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), NewProber: fleet.newProber})
-		if err != nil {
-			t.Fatal(err)
-		}
-		d.journal = &memJournal{}
-		m, err := newClusterMonitor(d.cfg.Clusters[0], d)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithCancel(t.Context())
-		done := make(chan struct{})
-		go func() { m.run(ctx); close(done) }()
+		m, _ := testMonitor(t, cfg, fleet, nil)
+		stop := runMonitor(t, m)
 		time.Sleep(time.Second)
 		synctest.Wait()
 		v := m.view.Load()
@@ -289,8 +296,7 @@ func TestClusterMonitorFollowsAddressMap(t *testing.T) {
 				t.Errorf("probers: probed %v, dialed %v; want reported names never dialed", fleet.probed, fleet.dialed)
 			}
 		})
-		cancel()
-		<-done
+		stop()
 	})
 }
 
@@ -304,19 +310,8 @@ func TestClusterMonitorConditionsRaiseAndClear(t *testing.T) {
 		fleet.role["10.0.0.2:6379"] = probe.RoleReplica
 		cfg := testConfig(t.TempDir())
 		cfg.Clusters[0].Replicas = []string{"10.0.0.2:6379"}
-		d, err := New(cfg, Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), NewProber: fleet.newProber})
-		if err != nil {
-			t.Fatal(err)
-		}
-		j := &memJournal{}
-		d.journal = j
-		m, err := newClusterMonitor(d.cfg.Clusters[0], d)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithCancel(t.Context())
-		done := make(chan struct{})
-		go func() { m.run(ctx); close(done) }()
+		m, j := testMonitor(t, cfg, fleet, nil)
+		stop := runMonitor(t, m)
 		conditions := func() string {
 			time.Sleep(time.Second)
 			synctest.Wait()
@@ -346,8 +341,7 @@ func TestClusterMonitorConditionsRaiseAndClear(t *testing.T) {
 		if got := conditions(); got != "" {
 			t.Errorf("after the topology was put back: conditions %q, want none", got)
 		}
-		cancel()
-		<-done
+		stop()
 		journal := strings.Join(j.types(), "\n")
 		for _, w := range []string{`condition {"condition":"PrimaryIsReplica"`, `condition {"condition":"WritableNonPrimary"`,
 			`condition-cleared {"condition":"PrimaryIsReplica","instance":"10.0.0.1:6379"}`,
@@ -365,15 +359,7 @@ func TestClusterMonitorStallIsNotFailure(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		fleet := newFakeFleet()
 		fleet.role["10.0.0.1:6379"] = probe.RolePrimary
-		d, err := New(testConfig(t.TempDir()), Options{
-			Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), NewProber: fleet.newProber})
-		if err != nil {
-			t.Fatal(err)
-		}
-		m, err := newClusterMonitor(d.cfg.Clusters[0], d)
-		if err != nil {
-			t.Fatal(err)
-		}
+		m, _ := testMonitor(t, testConfig(t.TempDir()), fleet, nil)
 		ctx, cancel := context.WithCancel(t.Context())
 		defer cancel()
 		// Drive the monitor by hand: its state is touched by this goroutine

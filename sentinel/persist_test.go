@@ -1,10 +1,7 @@
 package sentinel
 
 import (
-	"context"
 	"errors"
-	"io"
-	"log/slog"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -97,20 +94,10 @@ func TestFailedPersistSendsNothing(t *testing.T) {
 		fleet.role["10.0.0.1:6379"] = probe.RolePrimary
 		cfg := testConfig(t.TempDir())
 		cfg.Fleet.Members = []config.Member{{ID: "s1", Address: cfg.Gossip.Bind}, {ID: "s2", Address: "127.0.0.1:2"}, {ID: "s3", Address: "127.0.0.1:3"}}
-		d, err := New(cfg, Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), NewProber: fleet.newProber})
-		if err != nil {
-			t.Fatal(err)
-		}
 		st := &failingStore{broken: true}
 		lk := &recordingLink{}
-		d.state, d.fleet, d.journal = st, lk, &memJournal{}
-		m, err := newClusterMonitor(d.cfg.Clusters[0], d)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithCancel(t.Context())
-		done := make(chan struct{})
-		go func() { m.run(ctx); close(done) }()
+		m, _ := testMonitor(t, cfg, fleet, func(d *Daemon) { d.state, d.fleet = st, lk })
+		stop := runMonitor(t, m)
 		time.Sleep(time.Second)
 		synctest.Wait()
 
@@ -141,7 +128,6 @@ func TestFailedPersistSendsNothing(t *testing.T) {
 		if v, _, _ := st.Vote("sessions"); v.Epoch != 2 || v.Candidate != "s2" {
 			t.Errorf("stored vote %+v, want s2 at epoch 2", v)
 		}
-		cancel()
-		<-done
+		stop()
 	})
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/imsentinel/imsentinel/cmd/internal/cli"
 	"github.com/imsentinel/imsentinel/sentinel/buildinfo"
 	"github.com/imsentinel/imsentinel/sentinel/config"
 )
@@ -28,23 +29,9 @@ const (
 	exitUsage  = 2
 )
 
-type usageError struct{ error }
-
-func (e usageError) Unwrap() error { return e.error }
-
 // helpOnly runs a command that only groups others: it prints the help.
-// (Unknown subcommands are refused by its usageArgs(cobra.NoArgs) first.)
+// (Unknown subcommands are refused by its cli.Args(cobra.NoArgs) first.)
 func helpOnly(cmd *cobra.Command, _ []string) error { return cmd.Help() }
-
-// usageArgs makes a positional-argument check's failure a usage error.
-func usageArgs(check cobra.PositionalArgs) cobra.PositionalArgs {
-	return func(cmd *cobra.Command, args []string) error {
-		if err := check(cmd, args); err != nil {
-			return usageError{err}
-		}
-		return nil
-	}
-}
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
@@ -58,9 +45,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return exitOK
 	}
 	fmt.Fprintln(stderr, "imctl:", err)
-	var ps config.Problems
-	var ue usageError
-	if errors.As(err, &ps) || errors.As(err, &ue) {
+	if cli.IsUsage(err) {
 		return exitUsage
 	}
 	return exitFailed
@@ -71,7 +56,7 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 		Use:           "imctl",
 		Short:         "Operate an imsentinel fleet",
 		Version:       buildinfo.Version(),
-		Args:          usageArgs(cobra.NoArgs),
+		Args:          cli.Args(cobra.NoArgs),
 		RunE:          helpOnly,
 		SilenceUsage:  true,
 		SilenceErrors: true,
@@ -79,12 +64,12 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.SetVersionTemplate(buildinfo.String("imctl") + "\n")
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	root.SetFlagErrorFunc(cli.FlagError)
 
 	root.AddCommand(&cobra.Command{
 		Use:   "version",
 		Short: "Print the version and commit",
-		Args:  usageArgs(cobra.NoArgs),
+		Args:  cli.Args(cobra.NoArgs),
 		RunE: func(*cobra.Command, []string) error {
 			_, err := fmt.Fprintln(stdout, buildinfo.String("imctl"))
 			return err
@@ -94,13 +79,13 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 	root.AddCommand(newStatusCmd(stdout))
 
 	cfg := &cobra.Command{Use: "config", Short: "Work with daemon config files",
-		Args: usageArgs(cobra.NoArgs), RunE: helpOnly}
+		Args: cli.Args(cobra.NoArgs), RunE: helpOnly}
 	cfg.AddCommand(&cobra.Command{
 		Use:   "check FILE",
 		Short: "Validate a daemon config file offline; exit 0 when valid, 2 with every problem listed",
 		Args: func(_ *cobra.Command, args []string) error {
 			if len(args) != 1 {
-				return usageError{fmt.Errorf("config check takes one FILE, got %d arguments", len(args))}
+				return cli.UsageError{Err: fmt.Errorf("config check takes one FILE, got %d arguments", len(args))}
 			}
 			return nil
 		},
@@ -111,7 +96,7 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 				if errors.As(err, &ps) {
 					return fmt.Errorf("%s: %w", args[0], err)
 				}
-				return usageError{err}
+				return cli.UsageError{Err: err}
 			}
 			_, err = fmt.Fprintf(stdout, "%s: valid (%d clusters, fleet %s of %d members)\n",
 				args[0], len(c.Clusters), c.Fleet.Name, len(c.Fleet.Members))

@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/imsentinel/imsentinel/cmd/internal/cli"
 	"github.com/imsentinel/imsentinel/sentinel"
 )
 
@@ -37,10 +38,10 @@ func addAPIFlags(cmd *cobra.Command, o *apiOptions) {
 
 func (o apiOptions) validate() error {
 	if o.Output != "table" && o.Output != "json" {
-		return usageError{fmt.Errorf("--output %q: want table or json", o.Output)}
+		return cli.UsageError{Err: fmt.Errorf("--output %q: want table or json", o.Output)}
 	}
 	if len(o.Sentinels) == 0 {
-		return usageError{errors.New("--sentinel: give at least one admin API address")}
+		return cli.UsageError{Err: errors.New("--sentinel: give at least one admin API address")}
 	}
 	return nil
 }
@@ -115,7 +116,7 @@ func newStatusCmd(stdout io.Writer) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "status",
 		Short: "One line per cluster: kind, state, primary, replicas with their state, epoch",
-		Args:  usageArgs(cobra.NoArgs),
+		Args:  cli.Args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runStatus(cmd.Context(), o)
 		},

@@ -25,6 +25,7 @@ import (
 	"github.com/spf13/cobra"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/imsentinel/imsentinel/cmd/internal/cli"
 	"github.com/imsentinel/imsentinel/sentinel"
 	"github.com/imsentinel/imsentinel/sentinel/buildinfo"
 	"github.com/imsentinel/imsentinel/sentinel/config"
@@ -36,21 +37,6 @@ const (
 	exitFailed = 1
 	exitConfig = 2
 )
-
-// usageError marks errors that exit with exitConfig.
-type usageError struct{ error }
-
-func (e usageError) Unwrap() error { return e.error }
-
-// usageArgs makes a positional-argument check's failure a usage error.
-func usageArgs(check cobra.PositionalArgs) cobra.PositionalArgs {
-	return func(cmd *cobra.Command, args []string) error {
-		if err := check(cmd, args); err != nil {
-			return usageError{err}
-		}
-		return nil
-	}
-}
 
 func main() {
 	// Signals are caught before anything else, so a SIGTERM that arrives
@@ -69,9 +55,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitOK
 	}
 	fmt.Fprintln(stderr, "imsentinel:", err)
-	var ps config.Problems
-	var ue usageError
-	if errors.As(err, &ps) || errors.As(err, &ue) {
+	if cli.IsUsage(err) {
 		return exitConfig
 	}
 	return exitFailed
@@ -84,7 +68,7 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 		Use:           "imsentinel",
 		Short:         "Failover supervisor for Redis and MySQL/MariaDB clusters",
 		Version:       buildinfo.Version(),
-		Args:          usageArgs(cobra.NoArgs),
+		Args:          cli.Args(cobra.NoArgs),
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -101,7 +85,7 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.SetVersionTemplate(buildinfo.String("imsentinel") + "\n")
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	root.SetFlagErrorFunc(cli.FlagError)
 	root.PersistentFlags().StringVar(&configPath, "config", defaultConfigPath(),
 		"config file (env IMSENTINEL_CONFIG)")
 	root.Flags().BoolVar(&printConfig, "print-config", false,
@@ -111,7 +95,7 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 	check := &cobra.Command{
 		Use:   "check-config",
 		Short: "Validate the config offline; exit 0 when valid, 2 with every problem listed",
-		Args:  usageArgs(cobra.NoArgs),
+		Args:  cli.Args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := load(cmd, configPath)
 			if err != nil {
@@ -141,7 +125,7 @@ func load(cmd *cobra.Command, path string) (config.Config, error) {
 		if errors.As(err, &ps) {
 			return cfg, fmt.Errorf("%s: %w", path, err)
 		}
-		return cfg, usageError{err}
+		return cfg, cli.UsageError{Err: err}
 	}
 	return cfg, nil
 }

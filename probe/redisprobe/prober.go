@@ -76,7 +76,7 @@ func (p *Prober) Probe(ctx context.Context) (obs probe.Observation) {
 	obs = probe.Observation{Instance: p.t.Address, At: time.Now()}
 	var errs []string
 	fail := func(doing string, err error) {
-		errs = append(errs, p.errorf(doing, err))
+		errs = append(errs, p.t.Errorf(doing, err))
 	}
 	defer func() { obs.Error = strings.Join(errs, "; ") }()
 
@@ -137,13 +137,6 @@ func (p *Prober) call(ctx context.Context, f func(ctx context.Context)) {
 	ctx, cancel := context.WithTimeout(ctx, p.timeout)
 	defer cancel()
 	f(ctx)
-}
-
-func (p *Prober) errorf(doing string, err error) string {
-	if p.t.Dial != "" && p.t.Dial != p.t.Address {
-		return fmt.Sprintf("probe %s (dial %s): %s: %v", p.t.Address, p.t.Dial, doing, err)
-	}
-	return fmt.Sprintf("probe %s: %s: %v", p.t.Address, doing, err)
 }
 
 // Close closes the client's connections. Call it once, after the last Probe.

@@ -1,10 +1,7 @@
 package agreement
 
 import (
-	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"strings"
 	"testing"
@@ -65,17 +62,11 @@ func (f *fleet) start(m *member, members []*member) {
 }
 
 func clusterOf(m *member) (sentinel.ClusterView, error) {
-	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/v1/clusters/sessions", m.admin))
-	if err != nil {
-		return sentinel.ClusterView{}, err
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
 	var v sentinel.ClusterView
-	if resp.StatusCode != http.StatusOK {
-		return v, fmt.Errorf("%s: GET /v1/clusters/sessions: %d %s", m.id, resp.StatusCode, body)
+	if err := harness.AdminGet(m.admin, "/v1/clusters/sessions", &v); err != nil {
+		return v, fmt.Errorf("%s: %w", m.id, err)
 	}
-	return v, json.Unmarshal(body, &v)
+	return v, nil
 }
 
 // waitAll polls every listed member until check passes for all of them at

@@ -307,11 +307,37 @@ func writeResults(b *testing.B, path string, res *results) {
 	}
 }
 
-// waitElected polls the sentinels' logs (collect) until one logged its
-// election, then up to settle longer until all n logged SDOWN, and returns
-// the events. No election within electTimeout fails the benchmark.
-func waitElected(b *testing.B, system string, collect func() ([]event, error), dump func() string, n int) []event {
+// logSource is one supervisor process whose log the trial reads.
+type logSource struct {
+	id string
+	s  *harness.Sentinel
+}
+
+// waitElected polls the supervisors' logs, read with parse, until one
+// logged its election, then up to settle longer until all of them logged
+// SDOWN, and returns the events. No election within electTimeout fails
+// the benchmark with the log tails.
+func waitElected(b *testing.B, system string, srcs []logSource, parse func(id, line string) (event, bool)) []event {
 	b.Helper()
+	collect := func() ([]event, error) {
+		var all []event
+		for _, src := range srcs {
+			evs, err := readEvents(src.s.LogPath, func(line string) (event, bool) { return parse(src.id, line) })
+			if err != nil {
+				return nil, err
+			}
+			all = append(all, evs...)
+		}
+		return all, nil
+	}
+	dump := func() string {
+		var sb strings.Builder
+		for _, src := range srcs {
+			fmt.Fprintf(&sb, "--- %s (%s):\n%s\n", src.id, src.s.LogPath, tail(src.s.Logs(), 30))
+		}
+		return sb.String()
+	}
+	n := len(srcs)
 	deadline := time.Now().Add(electTimeout)
 	var electedAt time.Time
 	for {

@@ -1,11 +1,8 @@
 package bench
 
 import (
-	"encoding/json"
 	"fmt"
-	"io"
 	"math/rand/v2"
-	"net/http"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -50,18 +47,11 @@ log: {level: info}
 }
 
 func imView(m *imMember) (sentinel.ClusterView, error) {
-	c := http.Client{Timeout: 2 * time.Second}
-	resp, err := c.Get(fmt.Sprintf("http://127.0.0.1:%d/v1/clusters/sessions", m.admin))
-	if err != nil {
-		return sentinel.ClusterView{}, err
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
 	var v sentinel.ClusterView
-	if resp.StatusCode != http.StatusOK {
-		return v, fmt.Errorf("%s: GET /v1/clusters/sessions: %d %s", m.id, resp.StatusCode, body)
+	if err := harness.AdminGet(m.admin, "/v1/clusters/sessions", &v); err != nil {
+		return v, fmt.Errorf("%s: %w", m.id, err)
 	}
-	return v, json.Unmarshal(body, &v)
+	return v, nil
 }
 
 // imReady: the fleet has bootstrapped (state ok, not learning), every
@@ -147,24 +137,11 @@ func runImsentinel(b *testing.B, p profile) trial {
 	kill := time.Now()
 	rt.Primary.Kill(b)
 
-	collect := func() ([]event, error) {
-		var all []event
-		for _, m := range ms {
-			evs, err := readEvents(m.s.LogPath, func(line string) (event, bool) { return parseImsentinel(m.id, primary, line) })
-			if err != nil {
-				return nil, err
-			}
-			all = append(all, evs...)
-		}
-		return all, nil
+	srcs := make([]logSource, len(ms))
+	for i, m := range ms {
+		srcs[i] = logSource{id: m.id, s: m.s}
 	}
-	events := waitElected(b, "imsentinel", collect, func() string {
-		var sb strings.Builder
-		for _, m := range ms {
-			fmt.Fprintf(&sb, "--- %s (%s):\n%s\n", m.id, m.s.LogPath, tail(m.s.Logs(), 30))
-		}
-		return sb.String()
-	}, len(ms))
+	events := waitElected(b, "imsentinel", srcs, func(id, line string) (event, bool) { return parseImsentinel(id, primary, line) })
 	a, err := analyze(kill, events, quorum)
 	if err != nil {
 		b.Fatalf("imsentinel trial: %v; events: %+v", err, events)

@@ -169,24 +169,11 @@ func runRedisSentinel(b *testing.B, p profile, launcher string) trial {
 	kill := time.Now()
 	rt.Primary.Kill(b)
 
-	collect := func() ([]event, error) {
-		var all []event
-		for _, m := range ms {
-			evs, err := readEvents(m.s.LogPath, func(line string) (event, bool) { return parseRedisSentinel(m.id, masterName, line) })
-			if err != nil {
-				return nil, err
-			}
-			all = append(all, evs...)
-		}
-		return all, nil
+	srcs := make([]logSource, len(ms))
+	for i, m := range ms {
+		srcs[i] = logSource{id: m.id, s: m.s}
 	}
-	events := waitElected(b, "Redis Sentinel", collect, func() string {
-		var sb strings.Builder
-		for _, m := range ms {
-			fmt.Fprintf(&sb, "--- %s (%s):\n%s\n", m.id, m.s.LogPath, tail(m.s.Logs(), 30))
-		}
-		return sb.String()
-	}, len(ms))
+	events := waitElected(b, "Redis Sentinel", srcs, func(id, line string) (event, bool) { return parseRedisSentinel(id, masterName, line) })
 	a, err := analyze(kill, events, quorum)
 	if err != nil {
 		b.Fatalf("Redis Sentinel trial: %v; events: %+v", err, events)

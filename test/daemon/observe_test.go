@@ -1,10 +1,7 @@
 package daemon
 
 import (
-	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -45,16 +42,7 @@ log: {level: debug}
 
 func getClusters(adminPort int) (sentinel.ClustersResponse, error) {
 	var out sentinel.ClustersResponse
-	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/v1/clusters", adminPort))
-	if err != nil {
-		return out, err
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusOK {
-		return out, fmt.Errorf("GET /v1/clusters: %d %s", resp.StatusCode, body)
-	}
-	return out, json.Unmarshal(body, &out)
+	return out, harness.AdminGet(adminPort, "/v1/clusters", &out)
 }
 
 // instanceOf finds an instance in the answer.

@@ -2,8 +2,11 @@ package harness
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -233,4 +236,24 @@ func raceEnabled() bool {
 		}
 	}
 	return false
+}
+
+// AdminGet asks an imsentinel's admin API on 127.0.0.1:port for path and
+// decodes the JSON answer into into; a non-200 answer is an error with its
+// body. Each call is bounded (5 s), so a stopped daemon cannot hang a poll.
+func AdminGet(port int, path string, into any) error {
+	c := http.Client{Timeout: 5 * time.Second}
+	resp, err := c.Get(fmt.Sprintf("http://127.0.0.1:%d%s", port, path))
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return fmt.Errorf("GET %s: read answer: %w", path, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: %d %s", path, resp.StatusCode, body)
+	}
+	return json.Unmarshal(body, into)
 }
