@@ -250,8 +250,12 @@ func (t *Transport) Alive() []quorum.MemberID {
 
 // Stats counts successful sends, messages put in Inbox, and messages
 // dropped: Inbox full, from a non-voter or from this sentinel's own id,
-// for another member, malformed, or after Close.
+// for another member, malformed, or after Close. A message taken from
+// Inbox is already counted: deliver counts it under the read lock, and
+// Stats takes the write lock, so it waits for any deliver in flight.
 func (t *Transport) Stats() transport.Stats {
+	t.mu.Lock()
+	defer t.mu.Unlock()
 	return transport.Stats{Sent: t.sent.Load(), Received: t.received.Load(), Dropped: t.dropped.Load()}
 }
 
