@@ -267,6 +267,7 @@ func (a *Agreement) Done(now time.Time) {
 	if e := a.election; e != nil && e.Request.Reason != ReasonFailover {
 		a.abandon(now, "the request was given up")
 	}
+	a.derive(now) // Status must not say leading once the lease is gone
 }
 
 // Lease returns the lease this sentinel holds, if its authority lasts and

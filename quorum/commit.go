@@ -161,6 +161,13 @@ func (a *Agreement) accept(p Proposal, now time.Time) (bool, string) {
 		return false, fmt.Sprintf("not bound to %s at epoch %d (bound to %q at %d)", p.Holder, p.Epoch, b.Holder, b.Epoch)
 	case p.Intent != nil:
 		if a.intent.after(*p.Intent) {
+			// The same holder's steps run in parallel (fence and demote
+			// beside promote and repoint), so their intents may arrive out
+			// of order: a later intent of this holder and epoch already
+			// says where to roll forward. Acknowledge without going back.
+			if a.intent.Epoch == p.Intent.Epoch && a.intent.Holder == p.Intent.Holder {
+				return true, ""
+			}
 			return false, fmt.Sprintf("intent epoch %d seq %d is older than %d seq %d", p.Intent.Epoch, p.Intent.Seq,
 				a.intent.Epoch, a.intent.Seq)
 		}

@@ -105,3 +105,41 @@ func TestIntentRollsForward(t *testing.T) {
 		t.Errorf("new leader %s knows intent %+v (%v), want %s's promote of r1:1", next[0], in, ok, first)
 	}
 }
+
+// The holder's parallel steps (fence and demote beside promote and
+// repoint) propose intents that may arrive out of order: the earlier one is
+// acknowledged, since the later one of the same holder and epoch already
+// says where to roll forward, and the stored intent never goes back. Another
+// holder's older intent is still refused.
+func TestOutOfOrderIntentsOfOneHolder(t *testing.T) {
+	f := newTestFleet(t, "s1", "s2", "s3")
+	f.run(time.Second)
+	f.nodes["s2"].Want(ReasonOperator, true)
+	f.run(500 * time.Millisecond)
+	l, ok := f.nodes["s2"].Lease(f.now)
+	if !ok {
+		t.Fatalf("no lease: %s", f.states())
+	}
+	f.deliver()
+	f.nodes["s1"].Ready()
+	propose := func(holder MemberID, epoch, seq uint64, step string) ProposalAck {
+		f.nodes["s1"].Step(Message{Kind: KindPropose, From: holder, Propose: &Proposal{Cluster: "c", Epoch: epoch, Holder: holder, Seq: seq,
+			Intent: &Intent{Cluster: "c", Epoch: epoch, Holder: holder, Seq: seq, Step: step, Target: "r1:1", OldPrimary: "p:1"}}}, f.now)
+		for _, m := range f.nodes["s1"].Ready().Send {
+			if m.Kind == KindProposeAck {
+				return *m.ProposeAck
+			}
+		}
+		t.Fatalf("no ack for %s's seq %d", holder, seq)
+		return ProposalAck{}
+	}
+	if a := propose("s2", l.Epoch, 11, "repoint"); !a.OK {
+		t.Fatalf("seq 11 refused: %s", a.Why)
+	}
+	if a := propose("s2", l.Epoch, 10, "demote"); !a.OK {
+		t.Errorf("the same holder's earlier seq 10 refused: %s", a.Why)
+	}
+	if in, _ := f.nodes["s1"].LastIntent(); in.Seq != 11 || in.Step != "repoint" {
+		t.Errorf("intent went back to %+v, want seq 11 repoint", in)
+	}
+}

@@ -207,13 +207,16 @@ func (m *clusterMonitor) tickAgreement(now time.Time) {
 	// TILT is checked on every tick, not only the probe ticker's: after a
 	// host suspend the monotonic clock has stood still while the wall clock
 	// moved, and no step may start on the lease before this is seen.
-	m.tilted, m.tiltWhy = m.tilt.Observe(time.Now())
+	m.tilted, m.tiltWhy = m.tilt.Observe(wallNow())
 	believed := m.primary()
 	primary := m.instances[believed]
 	local := quorum.Local{
-		ConfigEpoch:  0, // the seed; a committed config (epoch > 0) wins (DESIGN.md §5.9)
-		Primary:      m.cfg.Primary,
-		PrimarySDOWN: primary != nil && primary.sdown,
+		ConfigEpoch: 0, // the seed; a committed config (epoch > 0) wins (DESIGN.md §5.9)
+		Primary:     m.cfg.Primary,
+		// A primary whose replication history broke (restarted without its
+		// data) is as good as down: routing to it serves an empty dataset,
+		// and its replicas are about to resync from it (DESIGN.md §6.6).
+		PrimarySDOWN: primary != nil && (primary.sdown || m.lineageBroken),
 		Vantage:      quorum.CheckVantage(m.replicaLinks(now), m.cfg.Heartbeat.Period, m.cfg.Heartbeat.VantageMultiplier),
 		Tilt:         m.tilted,
 		Alive:        []quorum.MemberID{m.agParams.Self},
@@ -234,15 +237,41 @@ func (m *clusterMonitor) tickAgreement(now time.Time) {
 	}
 	for _, name := range []string{CondPrimaryIsReplica, CondWritableNonPrimary} {
 		for _, c := range m.conditions {
-			if c.Name == name {
+			if c.Name == name && !m.inFlight(c.Instance) {
 				local.Hold = name + ": " + c.Detail
 			}
 		}
+	}
+	if now.Before(m.holdUntil) && local.Hold == "" {
+		local.Hold = m.holdWhy
 	}
 	m.ag.Tick(now, local)
 	m.carryOut(now)
 	m.status = m.ag.Status(now)
 	m.settle(now)
+	if c := m.ag.Config(); c.Epoch != m.seenEpoch {
+		m.seenEpoch, m.configSeen = c.Epoch, now
+	}
+	m.steer(now)
+	m.status = m.ag.Status(now)
+}
+
+// inFlight says whether addr's disagreement with the config is a failover
+// in flight: the latest intent moves the primary from the one believed in
+// to a target, and addr is that target (promoted, not committed yet) or the
+// old primary already following it. The next holder rolls it forward
+// (DESIGN.md §5.7); holding the failover back would leave it half done.
+func (m *clusterMonitor) inFlight(addr string) bool {
+	it, ok := m.ag.LastIntent()
+	if !ok || it.OldPrimary != m.primary() || it.Target == m.primary() {
+		return false
+	}
+	if addr == it.Target {
+		return true
+	}
+	in := m.instances[addr]
+	return addr == m.primary() && in != nil && in.lastReachable != nil &&
+		probe.MapAddress(m.addrMap, in.lastReachable.Primary) == it.Target
 }
 
 // carryOut does what the agreement's Ready asks, in order: persist (fsync)

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/imsentinel/imsentinel/probe"
+	"github.com/imsentinel/imsentinel/promote"
 	"github.com/imsentinel/imsentinel/quorum"
 	"github.com/imsentinel/imsentinel/quorum/store"
 	"github.com/imsentinel/imsentinel/sentinel/config"
@@ -44,6 +45,10 @@ const (
 	// CondVantageBlocked: ODOWN, but a replica still hears from the primary,
 	// so no automatic failover (DESIGN.md §5.4); a person decides.
 	CondVantageBlocked = "UnreachablePrimaryWithHealthyReplicas"
+	// CondLineageBroken: the primary answers with another replication
+	// history than the one the cluster's data is in: restarted empty, or
+	// replaced (DESIGN.md §6.6). It is treated as down.
+	CondLineageBroken = "PrimaryLineageBroken"
 )
 
 // journal takes the entries the monitor records. Record never blocks: the
@@ -82,6 +87,18 @@ type clusterMonitor struct {
 	release   chan struct{}
 	done      chan struct{} // closed when run returns
 
+	// executors (DESIGN.md §6), set by the daemon
+	router     routeWriter                  // nil: no routing Redis (tests)
+	newAdmin   func(addr string) redisAdmin // nil: this sentinel never writes to nodes
+	steps      config.Steps
+	fleetName  string
+	routeReads chan routeRead
+	taskDone   chan taskResult
+	runCtx     context.Context
+	// taskConds are the conditions the running executor raised
+	// (RouteWaitsForFence, SelfFenceRelaxed); cleared when it ends.
+	taskConds atomic.Pointer[[]Condition]
+
 	// owned by run
 	results      chan roundResult
 	instances    map[string]*instance
@@ -98,6 +115,19 @@ type clusterMonitor struct {
 	tiltWhy      string
 	collided     bool // the id collision was logged
 	wg           sync.WaitGroup
+
+	task           *runningTask // the executor of this sentinel's lease, if running
+	stewardWanted  bool         // this sentinel asked for a steward lease
+	nextSteward    time.Time    // no steward request before then
+	stewardBackoff time.Duration
+	holdUntil      time.Time // no automatic failover from here before then
+	holdWhy        string
+	route          routeState
+	lineage        promote.Lineage // the primary's replication history
+	lineageBroken  bool
+	lineageSeen    promote.Lineage // what the primary answered with when it broke
+	seenEpoch      uint64          // the committed config epoch seen last
+	configSeen     time.Time       // when it was first seen
 }
 
 // instance is one instance's state inside its cluster goroutine. It is
@@ -145,6 +175,11 @@ func newClusterMonitor(c config.ClusterConfig, d *Daemon) (*clusterMonitor, erro
 		leaseReq:   make(chan *leaseRequest),
 		release:    make(chan struct{}),
 		done:       make(chan struct{}),
+		router:     d.router,
+		steps:      d.cfg.Failover.Steps,
+		fleetName:  d.cfg.Fleet.Name,
+		routeReads: make(chan routeRead, 1),
+		taskDone:   make(chan taskResult, 1),
 		state:      d.state,
 		fleet:      d.fleet,
 		learned:    d.learned,
@@ -159,6 +194,9 @@ func newClusterMonitor(c config.ClusterConfig, d *Daemon) (*clusterMonitor, erro
 		},
 		tilt: quorum.Tilt{Interval: d.cfg.Detection.ProbeInterval, Threshold: tiltThreshold,
 			Hold: max(d.cfg.Detection.OpinionTTL, d.cfg.Detection.MinDownAfter) + d.cfg.Detection.ProbeInterval},
+	}
+	if d.executors {
+		m.newAdmin = d.redisAdmin(c)
 	}
 	m.publish(time.Time{})
 	return m, nil
@@ -182,6 +220,7 @@ func (m *clusterMonitor) run(ctx context.Context) {
 	defer close(m.done)
 	defer m.wg.Wait()
 	defer cancel()
+	m.runCtx = ctx
 
 	now := time.Now()
 	if err := m.startAgreement(now); err != nil {
@@ -203,6 +242,13 @@ func (m *clusterMonitor) run(ctx context.Context) {
 		m.add(ctx, in.Address, "", SourceConfig, "", now)
 	}
 	m.publish(now)
+	if m.router != nil {
+		m.wg.Add(1)
+		go func() {
+			defer m.wg.Done()
+			m.routeLoop(ctx)
+		}()
+	}
 
 	tick := time.NewTicker(m.detector.Interval)
 	defer tick.Stop()
@@ -233,6 +279,13 @@ func (m *clusterMonitor) run(ctx context.Context) {
 				m.carryOut(now)
 				m.status = m.ag.Status(now)
 			}
+			m.publish(now)
+		case r := <-m.routeReads:
+			m.noteRoute(r)
+		case r := <-m.taskDone:
+			now := time.Now()
+			m.finishTask(r, now)
+			m.tickAgreement(now)
 			m.publish(now)
 		case r := <-m.results:
 			now := time.Now()
@@ -343,6 +396,7 @@ func (m *clusterMonitor) record(r roundResult) {
 	obs := r.obs
 	in.last = &obs
 	m.trackLink(r.address, obs, r.round.End)
+	m.trackLineage(r.address, obs)
 	if obs.Reachable {
 		in.lastReachable = &obs
 	}
@@ -433,6 +487,9 @@ func (m *clusterMonitor) evaluateConditions(now time.Time) {
 			}
 		}
 		switch {
+		case obs.At.Before(m.configSeen):
+			// Taken before the committed config changed: a promotion in
+			// flight, not a disagreement.
 		case addr == m.primary() && obs.Role == probe.RoleReplica:
 			put(Condition{Name: CondPrimaryIsReplica, Severity: SeverityCritical, Instance: addr, Since: now,
 				Detail: fmt.Sprintf("the primary %s reports itself a replica of %s: the topology changed outside "+
@@ -442,6 +499,17 @@ func (m *clusterMonitor) evaluateConditions(now time.Time) {
 				Detail: fmt.Sprintf("%s accepts writes but the primary is %s: writes there may be lost or "+
 					"diverge (nodes must start fenced: read_only, replicaof)", addr, m.primary())})
 		}
+	}
+	if tc := m.taskConds.Load(); tc != nil {
+		for _, c := range *tc {
+			put(c)
+		}
+	}
+	if m.lineageBroken {
+		put(Condition{Name: CondLineageBroken, Severity: SeverityCritical, Instance: m.primary(), Since: now,
+			Detail: fmt.Sprintf("the primary %s answers with another replication history (replid %s at offset %d; known %s): "+
+				"it restarted without its data or was replaced; it is failed over to a replica that still has the data, if one does",
+				m.primary(), m.lineageSeen.ReplID, m.lineageSeen.Offset, m.lineage.ReplID)})
 	}
 	if m.status.State == quorum.StateVantageBlocked {
 		put(Condition{Name: CondVantageBlocked, Severity: SeverityCritical, Instance: m.primary(), Since: now,

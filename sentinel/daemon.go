@@ -14,6 +14,8 @@ import (
 	"github.com/imsentinel/imsentinel/probe"
 	"github.com/imsentinel/imsentinel/probe/mysqlprobe"
 	"github.com/imsentinel/imsentinel/probe/redisprobe"
+	"github.com/imsentinel/imsentinel/promote/redisnode"
+	"github.com/imsentinel/imsentinel/promote/route"
 	"github.com/imsentinel/imsentinel/quorum"
 	"github.com/imsentinel/imsentinel/quorum/store"
 	"github.com/imsentinel/imsentinel/sentinel/config"
@@ -29,6 +31,10 @@ type Options struct {
 	// Listener, when set, serves the admin API instead of listening on
 	// admin.listen (tests use it to pick a free port race-free).
 	Listener net.Listener
+	// ObserveOnly keeps the executors off: the agreement runs, but this
+	// daemon writes to no data node and no route (in-process tests with
+	// fake probers, whose addresses lead nowhere).
+	ObserveOnly bool
 }
 
 // Daemon is one imsentinel process's work: the state store, a monitor per
@@ -39,6 +45,8 @@ type Daemon struct {
 	newProber func(probe.Target) probe.Prober
 	listener  net.Listener
 	registry  *registry
+	router    routeWriter
+	executors bool // false: ObserveOnly
 	journal   journal
 	clusters  []*clusterMonitor
 	started   time.Time
@@ -54,6 +62,15 @@ type Daemon struct {
 	// monitors is published once Run has built the cluster monitors, for
 	// callers on other goroutines (the step API).
 	monitors atomic.Pointer[map[string]*clusterMonitor]
+}
+
+// redisAdmin opens an admin connection to one Redis node of a cluster.
+func (d *Daemon) redisAdmin(cluster config.ClusterConfig) func(addr string) redisAdmin {
+	return func(addr string) redisAdmin {
+		return redisnode.Open(redisnode.Options{Address: addr, Username: cluster.Credentials.Username,
+			Password: cluster.Credentials.Password.Reveal(), Fleet: d.cfg.Fleet.Name, Sentinel: d.cfg.Sentinel.ID,
+			Timeout: adminTimeout})
+	}
 }
 
 // NewProber returns the production prober for a target's kind.
@@ -89,6 +106,7 @@ func New(cfg config.Config, o Options) (*Daemon, error) {
 	if d.newProber == nil {
 		d.newProber = NewProber
 	}
+	d.executors = !o.ObserveOnly
 	// Addresses named in the config belong to their cluster before any
 	// discovery runs (config validation refused duplicates).
 	for _, c := range cfg.Clusters {
@@ -208,6 +226,19 @@ func (d *Daemon) Run(ctx context.Context) error {
 		return err
 	}
 	d.fleet = fl
+
+	if d.executors {
+		w, err := route.New(route.Options{Addr: d.cfg.Routing.Address, Username: d.cfg.Routing.Username,
+			Password: d.cfg.Routing.Password.Reveal(), DB: d.cfg.Routing.DB, Prefix: d.cfg.Routing.Prefix,
+			Timeout: d.cfg.Routing.Timeout, Fleet: d.cfg.Fleet.Name, Sentinel: d.cfg.Sentinel.ID})
+		if err != nil {
+			ln.Close()
+			fl.t.Close()
+			return fmt.Errorf("routing redis: %w", err) // validated; unreachable
+		}
+		defer w.Close()
+		d.router = w
+	}
 
 	jw := newJournalWriter(journalQueue, d.log)
 	d.journal = jw

@@ -148,7 +148,7 @@ func testConfig(dataDir string) config.Config {
 // set, changes the daemon's other dependencies first.
 func testMonitor(t *testing.T, cfg config.Config, fleet *fakeFleet, adjust func(*Daemon)) (*clusterMonitor, *memJournal) {
 	t.Helper()
-	d, err := New(cfg, Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), NewProber: fleet.newProber})
+	d, err := New(cfg, Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), NewProber: fleet.newProber, ObserveOnly: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -398,7 +398,7 @@ func TestDaemonRunServesAPIAndStops(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := New(cfg, Options{Logger: logger, NewProber: fleet.newProber, Listener: ln})
+	d, err := New(cfg, Options{Logger: logger, NewProber: fleet.newProber, Listener: ln, ObserveOnly: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -439,7 +439,7 @@ func TestDaemonRunServesAPIAndStops(t *testing.T) {
 	}
 
 	// A second daemon on the same data_dir fails fast with a clear message.
-	d2, err := New(cfg, Options{Logger: logger, NewProber: fleet.newProber})
+	d2, err := New(cfg, Options{Logger: logger, NewProber: fleet.newProber, ObserveOnly: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -513,7 +513,7 @@ func TestDaemonRefusesTwoMemberChange(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		d, err := New(cfg, Options{Logger: logger, NewProber: newFakeFleet().newProber, Listener: ln})
+		d, err := New(cfg, Options{Logger: logger, NewProber: newFakeFleet().newProber, Listener: ln, ObserveOnly: true})
 		if err != nil {
 			t.Fatal(err)
 		}

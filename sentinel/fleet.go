@@ -88,7 +88,7 @@ func newFleet(cfg config.Config, voters quorum.Voters, log *slog.Logger) (*fleet
 		return nil, fmt.Errorf("start gossip on %s: %w", cfg.Gossip.Bind, err)
 	}
 	f := &fleet{self: self, voters: voters, t: t, log: log, out: map[quorum.MemberID]chan []byte{},
-		conn: transport.NewConn(t, self, voters, log)}
+		conn: transport.NewConn(faultTransport(t, log), self, voters, log)}
 	for _, id := range voters.IDs() {
 		if id != self {
 			f.out[id] = make(chan []byte, outboxSize)
@@ -127,6 +127,9 @@ func (f *fleet) sender(ctx context.Context, to quorum.MemberID, ch <-chan []byte
 		case <-ctx.Done():
 			return
 		case payload := <-ch:
+			if faultDropTo(to) {
+				continue // a test build's fault injection (faults_on.go)
+			}
 			sctx, cancel := context.WithTimeout(ctx, sendTimeout)
 			err := f.t.Send(sctx, to, payload)
 			cancel()
@@ -201,6 +204,9 @@ func (f *fleet) receive(env wire.Envelope) {
 // block.
 func (f *fleet) offerState(share func() []quorum.Message) {
 	f.t.SetState(func() []byte {
+		if faultWithholdState() {
+			return nil // a test build's fault injection (faults_on.go)
+		}
 		body, err := json.Marshal(share())
 		if err != nil {
 			return nil

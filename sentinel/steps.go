@@ -18,11 +18,13 @@ var (
 )
 
 // authRequest asks the cluster goroutine for permission to start a step,
-// after persisting its intent on a majority (DESIGN.md §5.7).
+// after persisting its intent on a majority (DESIGN.md §5.7), or to commit
+// a config on a majority.
 type authRequest struct {
 	step     string
 	deadline time.Duration
 	intent   *quorum.Intent
+	config   *quorum.Config
 	reply    chan error
 	seq      uint64 // the intent's proposal, once proposed
 }
@@ -42,7 +44,17 @@ type leaseRequest struct {
 // until the answer or ctx; an error says why not (no lease, the lease does
 // not cover the deadline, a majority refused the intent).
 func (m *clusterMonitor) authorize(ctx context.Context, step string, deadline time.Duration, intent *quorum.Intent) error {
-	r := &authRequest{step: step, deadline: deadline, intent: intent, reply: make(chan error, 1)}
+	return m.ask(ctx, &authRequest{step: step, deadline: deadline, intent: intent, reply: make(chan error, 1)})
+}
+
+// commit persists c on a majority of the fleet under the held lease: the
+// answer comes once a majority has it, or with why it cannot.
+func (m *clusterMonitor) commit(ctx context.Context, deadline time.Duration, c quorum.Config) error {
+	return m.ask(ctx, &authRequest{step: "commit", deadline: deadline, config: &c, reply: make(chan error, 1)})
+}
+
+func (m *clusterMonitor) ask(ctx context.Context, r *authRequest) error {
+	step := r.step
 	select {
 	case m.auth <- r:
 	case <-ctx.Done():
@@ -109,7 +121,7 @@ func (m *clusterMonitor) handleAuth(r *authRequest, now time.Time) {
 		r.reply <- fmt.Errorf("authorize %s on %s: the agreement is not running", r.step, m.cfg.Name)
 		return
 	}
-	if r.intent == nil {
+	if r.intent == nil && r.config == nil {
 		r.reply <- m.ag.MayStart(r.step, r.deadline, now)
 		return
 	}
@@ -120,7 +132,7 @@ func (m *clusterMonitor) handleAuth(r *authRequest, now time.Time) {
 		r.reply <- err
 		return
 	}
-	seq, err := m.ag.Propose(r.intent, nil, now)
+	seq, err := m.ag.Propose(r.intent, r.config, now)
 	if err != nil {
 		r.reply <- err
 		return
@@ -155,7 +167,11 @@ func (m *clusterMonitor) settle(now time.Time) {
 		case done:
 			r.reply <- m.ag.MayStart(r.step, r.deadline, now)
 		case failed != "":
-			r.reply <- fmt.Errorf("intent for %s on %s: %s", r.step, m.cfg.Name, failed)
+			what := "intent for " + r.step
+			if r.config != nil {
+				what = "config"
+			}
+			r.reply <- fmt.Errorf("%s on %s: %s", what, m.cfg.Name, failed)
 		default:
 			keep = append(keep, r)
 			continue

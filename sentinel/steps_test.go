@@ -31,7 +31,7 @@ func TestDaemonStepAPI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := New(cfg, Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), NewProber: fleet.newProber, Listener: ln})
+	d, err := New(cfg, Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), NewProber: fleet.newProber, Listener: ln, ObserveOnly: true})
 	if err != nil {
 		t.Fatal(err)
 	}

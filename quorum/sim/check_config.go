@@ -229,8 +229,14 @@ func (c *checker) sendConfig(n *node, m quorum.Message) {
 		if p == nil || p.Kind != quorum.KindPropose || p.Propose.Seq != r.Seq || p.Propose.Holder != r.Holder {
 			return
 		}
+		// An intent is persisted when it is stored, or when a later intent
+		// of the same holder and epoch is (parallel steps' intents may
+		// arrive out of order; the later one says where to roll forward).
 		if in := p.Propose.Intent; in != nil && n.stored.Intent != *in {
-			s.failf(InvAckPersisted, "%s acks intent %+v with %+v stored", n.id, *in, n.stored.Intent)
+			st := n.stored.Intent
+			if st.Epoch != in.Epoch || st.Holder != in.Holder || st.Seq < in.Seq {
+				s.failf(InvAckPersisted, "%s acks intent %+v with %+v stored", n.id, *in, st)
+			}
 		}
 		if cf := p.Propose.Config; cf != nil && !sameConfig(*cf, storedConfig(n.stored)) {
 			s.failf(InvAckPersisted, "%s acks config %s with %s stored", n.id, cfgString(*cf), cfgString(storedConfig(n.stored)))

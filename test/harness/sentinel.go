@@ -66,7 +66,7 @@ func StartSentinel(t testing.TB, o SentinelOptions) *Sentinel {
 		name:    "imsentinel " + dir,
 		bin:     bin,
 		args:    append([]string{"--config", s.ConfigPath}, o.Args...),
-		env:     append(os.Environ(), o.Env...),
+		env:     append(append(os.Environ(), "IMSENTINEL_FAULTS="+filepath.Join(dir, FaultsFile)), o.Env...),
 		dir:     dir,
 		outPath: s.LogPath,
 		quiet:   true,

@@ -1,0 +1,102 @@
+package promote
+
+import (
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/imsentinel/imsentinel/probe"
+)
+
+// node builds a node answering as role (a replica of primary when set).
+func node(addr string, role probe.Role, primary string, f probe.RedisFacts) Node {
+	if f.Settings == nil {
+		f.Settings = &probe.RedisSettings{MinReplicasToWrite: 1, MinReplicasMaxLagSeconds: 2, PingReplicaPeriodSeconds: 1}
+	}
+	return Node{Address: addr, Observation: &probe.Observation{Instance: addr, Reachable: true, Role: role,
+		Primary: primary, ReadOnly: role == probe.RoleReplica, Redis: &f}}
+}
+
+func kinds(rs []Repair) []string {
+	var out []string
+	for _, r := range rs {
+		out = append(out, r.Kind+" "+r.Target)
+	}
+	return out
+}
+
+func TestRedisRepairs(t *testing.T) {
+	sf := SelfFence{MinReplicas: 1, MaxLag: 2 * time.Second}
+	primaryFacts := probe.RedisFacts{ReplID: "new", ReplID2: "old", SecondOffset: 1000, Offset: 1500,
+		Replicas: []probe.RedisReplica{{IP: "127.0.0.1", Port: 3, State: "online"}}}
+	committed := Committed{Epoch: 7, Primary: "p2", Replicas: []string{"p1", "r3"}, Settings: map[string]string{SettingPreviousPrimary: "p1"}}
+	healthy := []Node{node("p2", probe.RolePrimary, "", primaryFacts), node("r3", probe.RoleReplica, "p2", probe.RedisFacts{ReplID: "new"})}
+
+	for _, tc := range []struct {
+		name string
+		in   StewardInput
+		want []string
+	}{
+		{"healthy and routed: nothing", StewardInput{Committed: committed, Nodes: healthy, SelfFence: sf, Heartbeat: time.Second}, nil},
+		{"seed, observation agrees", StewardInput{Committed: Committed{Primary: "p1"}, Nodes: []Node{
+			node("p1", probe.RolePrimary, "", probe.RedisFacts{}), node("r2", probe.RoleReplica, "p1", probe.RedisFacts{})}},
+			[]string{"commit-seed p1"}},
+		{"seed, two writable nodes: observe", StewardInput{Committed: Committed{Primary: "p1"}, Nodes: []Node{
+			node("p1", probe.RolePrimary, "", probe.RedisFacts{}), node("r2", probe.RolePrimary, "", probe.RedisFacts{})}}, nil},
+		{"primary down: a failover's business", StewardInput{Committed: committed, Nodes: []Node{
+			{Address: "p2", SDOWN: true, Observation: &probe.Observation{}}, node("p1", probe.RolePrimary, "", probe.RedisFacts{})}}, nil},
+		{"returning old primary demoted, extra offset known", StewardInput{Committed: committed, Nodes: append(slices.Clone(healthy),
+			node("p1", probe.RolePrimary, "", probe.RedisFacts{ReplID: "old", Offset: 1200}))},
+			[]string{"demote p1"}},
+		{"a stranger answering as primary is not ours to demote", StewardInput{Committed: committed, Nodes: append(slices.Clone(healthy),
+			node("x9", probe.RolePrimary, "", probe.RedisFacts{}))}, nil},
+		{"stray replica repointed", StewardInput{Committed: committed, Nodes: []Node{healthy[0],
+			node("r3", probe.RoleReplica, "p1", probe.RedisFacts{})}}, []string{"repoint r3"}},
+		{"self-fence drifted", StewardInput{Committed: committed, SelfFence: sf, Nodes: []Node{
+			node("p2", probe.RolePrimary, "", withSettings(primaryFacts, 0, 10, 1)), healthy[1]}}, []string{"self-fence p2"}},
+		{"relaxed self-fence restored once replicas are back", StewardInput{SelfFence: sf, Nodes: []Node{
+			node("p2", probe.RolePrimary, "", withSettings(primaryFacts, 0, 2, 1)), healthy[1]},
+			Committed: Committed{Epoch: 7, Primary: "p2", Settings: map[string]string{SettingMinReplicas: "0"}}},
+			[]string{"restore-self-fence p2"}},
+		{"relaxed and still alone: kept relaxed", StewardInput{SelfFence: sf, Nodes: []Node{
+			node("p2", probe.RolePrimary, "", withSettings(probe.RedisFacts{}, 0, 2, 1))},
+			Committed: Committed{Epoch: 7, Primary: "p2", Settings: map[string]string{SettingMinReplicas: "0"}}}, nil},
+		{"heartbeat drifted", StewardInput{Committed: committed, Heartbeat: time.Second, Nodes: []Node{healthy[0],
+			node("r3", probe.RoleReplica, "p2", withSettings(probe.RedisFacts{}, 1, 2, 10))}}, []string{"heartbeat r3"}},
+		{"route absent", StewardInput{Committed: committed, Nodes: healthy, RouteKnown: true, RouteNeedsWrite: true, RouteWhy: "route absent"},
+			[]string{"route routing redis"}},
+		{"routing redis unknown: no route repair", StewardInput{Committed: committed, Nodes: healthy, RouteNeedsWrite: true}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := kinds(RedisRepairs(tc.in))
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("repairs = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestRedisRepairsDetails(t *testing.T) {
+	primaryFacts := probe.RedisFacts{ReplID: "new", ReplID2: "old", SecondOffset: 1000, Offset: 1500}
+	c := Committed{Epoch: 7, Primary: "p2", Settings: map[string]string{SettingPreviousPrimary: "p1"}}
+	rs := RedisRepairs(StewardInput{Committed: c, Nodes: []Node{node("p2", probe.RolePrimary, "", primaryFacts),
+		node("p1", probe.RolePrimary, "", probe.RedisFacts{ReplID: "old", Offset: 1200})}})
+	if len(rs) != 1 || rs[0].ExtraOffset != 200 || rs[0].Primary != "p2" {
+		t.Fatalf("repairs = %+v, want a demote of p1 to p2 losing 200 bytes", rs)
+	}
+	rs = RedisRepairs(StewardInput{Committed: c, Nodes: []Node{node("p2", probe.RolePrimary, "", primaryFacts),
+		node("p1", probe.RolePrimary, "", probe.RedisFacts{ReplID: "restarted-empty", Offset: 10})}})
+	if len(rs) != 1 || rs[0].ExtraOffset != -1 {
+		t.Fatalf("repairs = %+v, want a demote with an unknown extra offset", rs)
+	}
+	rs = RedisRepairs(StewardInput{Committed: c, Nodes: []Node{node("p2", probe.RolePrimary, "", primaryFacts)},
+		RouteKnown: true, RouteNeedsWrite: true, RoutePrimary: "p1", RouteWhy: "stored epoch 6 < committed 7"})
+	if len(rs) != 1 || rs[0].OldPrimary != "p1" {
+		t.Fatalf("repairs = %+v, want a route repair moving the route from p1", rs)
+	}
+}
+
+func withSettings(f probe.RedisFacts, minReplicas, maxLag, ping int) probe.RedisFacts {
+	f.Settings = &probe.RedisSettings{MinReplicasToWrite: minReplicas, MinReplicasMaxLagSeconds: maxLag, PingReplicaPeriodSeconds: ping}
+	return f
+}

@@ -1,0 +1,136 @@
+package sentinel
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"time"
+
+	"github.com/imsentinel/imsentinel/promote"
+	"github.com/imsentinel/imsentinel/quorum"
+)
+
+// stewardJob is a steward lease's work, gathered by the cluster goroutine.
+type stewardJob struct {
+	epoch     uint64
+	committed promote.Committed
+	repairs   []promote.Repair
+	// gates: for a route repair that moves the route away from a primary,
+	// what this sentinel observed of it (DESIGN.md §6.3 applies to the
+	// steward too).
+	gates     map[string]promote.GateInput
+	deadlines promote.Deadlines
+}
+
+// runRedisRepairs carries out the repairs in order and returns how many
+// were done and, at the first failure, which and why: the rest wait for
+// the next steward lease, which looks again.
+func (x *executor) runRedisRepairs(ctx context.Context, j *stewardJob) (int, string) {
+	c := j.committed
+	done := 0
+	for _, r := range j.repairs {
+		err := x.repair(ctx, j, &c, r)
+		detail := map[string]any{"epoch": j.epoch, "kind": r.Kind, "target": r.Target, "why": r.Why}
+		if err != nil {
+			detail["err"] = err.Error()
+			x.m.append(EventRepair, time.Now(), detail)
+			x.m.log.Warn("steward: repair failed", "epoch", j.epoch, "repair", r.Kind, "target", r.Target, "err", err)
+			return done, r.String() + ": " + err.Error()
+		}
+		x.m.append(EventRepair, time.Now(), detail)
+		x.m.log.Info("steward: repaired", "epoch", j.epoch, "repair", r.Kind, "target", r.Target, "why", r.Why)
+		done++
+	}
+	return done, ""
+}
+
+// repair carries out one repair; c is the committed config, updated by
+// the repairs that commit.
+func (x *executor) repair(ctx context.Context, j *stewardJob, c *promote.Committed, r promote.Repair) error {
+	d := j.deadlines
+	switch r.Kind {
+	case promote.RepairCommitSeed:
+		cfg := quorum.Config{Primary: r.Target, Replicas: r.Replicas}
+		if err := x.m.commit(ctx, d.Commit, cfg); err != nil {
+			return err
+		}
+		*c = promote.Committed{Epoch: j.epoch, Primary: r.Target, Replicas: r.Replicas}
+		// The seed is now routable: write it in the same lease.
+		return x.writeRoute(ctx, j, *c, "seed committed")
+
+	case promote.RepairDemote:
+		x.m.append(EventSplitBrain, time.Now(), map[string]any{"epoch": j.epoch, "instance": r.Target,
+			"extra_offset": r.ExtraOffset, "detail": "a returning primary is demoted: " + r.Why})
+		return x.step(ctx, promote.StepDemote, []string{r.Target}, d.Fence,
+			&quorum.Intent{Step: "steward-" + promote.StepDemote, Target: r.Primary, OldPrimary: r.Target},
+			func(ctx context.Context) error {
+				if err := x.first(ctx, r.Target); err != nil {
+					return err
+				}
+				return x.node(r.Target).ReplicaOf(ctx, x.m.announce(r.Primary))
+			})
+
+	case promote.RepairRepoint:
+		return x.step(ctx, promote.StepRepoint, []string{r.Target}, d.Repoint,
+			&quorum.Intent{Step: "steward-" + promote.StepRepoint, Target: r.Primary, OldPrimary: r.Target},
+			func(ctx context.Context) error {
+				if err := x.first(ctx, r.Target); err != nil {
+					return err
+				}
+				return x.node(r.Target).ReplicaOf(ctx, x.m.announce(r.Primary))
+			})
+
+	case promote.RepairRestoreSelfFence:
+		settings := maps.Clone(c.Settings)
+		delete(settings, promote.SettingMinReplicas)
+		if err := x.m.commit(ctx, d.Commit, quorum.Config{Primary: c.Primary, Replicas: c.Replicas, Settings: settings}); err != nil {
+			return err
+		}
+		*c = promote.Committed{Epoch: j.epoch, Primary: c.Primary, Replicas: c.Replicas, Settings: settings}
+		fallthrough
+	case promote.RepairSelfFence:
+		return x.step(ctx, promote.StepSelfFence, []string{r.Target}, d.Repoint, nil, func(ctx context.Context) error {
+			if err := x.first(ctx, r.Target); err != nil {
+				return err
+			}
+			return x.node(r.Target).SetSelfFence(ctx, r.MinReplicas, r.MaxLag)
+		})
+
+	case promote.RepairHeartbeat:
+		return x.step(ctx, "heartbeat", []string{r.Target}, d.Repoint, nil, func(ctx context.Context) error {
+			if err := x.first(ctx, r.Target); err != nil {
+				return err
+			}
+			return x.node(r.Target).SetHeartbeat(ctx, r.Period)
+		})
+
+	case promote.RepairRoute:
+		if g, ok := j.gates[r.OldPrimary]; ok {
+			if gate := promote.RouteGate(g, time.Now()); !gate.Open {
+				if gate.Critical {
+					x.m.log.Error("steward: the route waits for the old primary to be fenced", "why", gate.Why)
+				}
+				return fmt.Errorf("route not moved yet: %s", gate.Why)
+			}
+		}
+		return x.writeRoute(ctx, j, *c, "reconcile: "+r.Why)
+	}
+	return fmt.Errorf("unknown repair %q", r.Kind)
+}
+
+// writeRoute writes the committed config as the route (compare-and-set).
+func (x *executor) writeRoute(ctx context.Context, j *stewardJob, c promote.Committed, reason string) error {
+	if x.m.router == nil {
+		return nil
+	}
+	return x.step(ctx, promote.StepRoute, []string{promote.TargetRouting}, j.deadlines.Route, nil, func(ctx context.Context) error {
+		res, err := x.m.router.Write(ctx, x.m.routeEntry(c), reason)
+		switch {
+		case err != nil:
+			return err
+		case res.Refused != "":
+			return fmt.Errorf("route refused: %s", res.Refused)
+		}
+		return nil
+	})
+}

@@ -1,0 +1,470 @@
+package sentinel
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/imsentinel/imsentinel/probe"
+	"github.com/imsentinel/imsentinel/promote"
+	"github.com/imsentinel/imsentinel/promote/route"
+	"github.com/imsentinel/imsentinel/quorum"
+	"github.com/imsentinel/imsentinel/sentinel/config"
+)
+
+// Task timing the config does not expose.
+const (
+	// routeReadInterval: how often each cluster reads its route, so the
+	// steward sees a wiped or older route (DESIGN.md §6.7).
+	routeReadInterval = time.Second
+	// stewardRetryMin/Max bound the wait before the steward looks again
+	// after a task, doubling after each failed one.
+	stewardRetryMin = 500 * time.Millisecond
+	stewardRetryMax = 30 * time.Second
+)
+
+// runningTask is the executor goroutine of a lease this sentinel holds.
+type runningTask struct {
+	reason quorum.Reason
+	epoch  uint64
+	cancel context.CancelFunc
+}
+
+// taskResult is what an executor reports when it ends.
+type taskResult struct {
+	reason   quorum.Reason
+	epoch    uint64
+	failover *failoverOutcome
+	repairs  int    // steward: repairs done
+	failed   string // steward: the first repair that failed, and why
+}
+
+// routeRead is one read of the cluster's route by the route loop.
+type routeRead struct {
+	entry route.Entry
+	found bool
+	err   error
+	at    time.Time
+}
+
+// routeState is the latest route read: known once the routing Redis
+// answered.
+type routeState struct {
+	at     time.Time // when the read started
+	known  bool
+	found  bool
+	entry  route.Entry
+	err    string
+	failed bool // the latest read failed (logged once per outage)
+}
+
+// routeLoop reads the cluster's route every routeReadInterval until ctx
+// ends.
+func (m *clusterMonitor) routeLoop(ctx context.Context) {
+	t := time.NewTicker(routeReadInterval)
+	defer t.Stop()
+	for {
+		start := time.Now()
+		rctx, cancel := context.WithTimeout(ctx, routeReadInterval)
+		e, found, err := m.router.Read(rctx, m.cfg.Name)
+		cancel()
+		if ctx.Err() != nil {
+			return
+		}
+		select {
+		case m.routeReads <- routeRead{entry: e, found: found, err: err, at: start}:
+		case <-ctx.Done():
+			return
+		}
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// noteRoute records a route read.
+func (m *clusterMonitor) noteRoute(r routeRead) {
+	if r.err != nil && !r.found {
+		if !m.route.failed {
+			m.log.Warn("routing redis: cannot read the route; a failover goes on and the route is written when it answers", "err", r.err)
+		}
+		m.route.failed, m.route.err = true, r.err.Error()
+		m.route.known = false
+		return
+	}
+	if m.route.failed {
+		m.log.Info("routing redis answers again")
+	}
+	m.route = routeState{at: r.at, known: true, found: r.found, entry: r.entry}
+}
+
+// steer starts the executor of a lease this sentinel holds, cancels one
+// whose lease is gone, and asks for a steward lease when the cluster needs
+// a repair. Called at the end of every agreement tick.
+func (m *clusterMonitor) steer(now time.Time) {
+	if m.ag == nil || m.kind != probe.KindRedis || m.cfg.Mode == config.ModeObserve || m.newAdmin == nil {
+		return
+	}
+	l, held := m.ag.Lease(now)
+	if m.task != nil {
+		if !held || l.Epoch != m.task.epoch {
+			m.task.cancel() // its steps are refused anyway; end the waits
+		}
+		return
+	}
+	switch {
+	case held && l.Reason == quorum.ReasonFailover:
+		m.stewardWanted = false
+		m.startFailover(now, l)
+	case held && l.Reason == quorum.ReasonSteward && m.stewardWanted:
+		m.startSteward(now, l)
+	case held:
+		// An operator lease: the sentinel that asked runs its task.
+	default:
+		m.wantSteward(now)
+	}
+}
+
+// wantSteward asks for a steward lease when a repair is due and the
+// cluster is calm, and withdraws the request when it no longer is.
+func (m *clusterMonitor) wantSteward(now time.Time) {
+	calm := m.status.State == quorum.StateOK || m.status.State == quorum.StateElecting
+	if m.stewardWanted {
+		if !calm {
+			m.stewardWanted = false
+			m.ag.Done(now) // the request is given up; a failover comes first
+			m.carryOut(now)
+		}
+		return
+	}
+	if m.status.State != quorum.StateOK || now.Before(m.nextSteward) {
+		return
+	}
+	repairs := promote.RedisRepairs(m.stewardInput())
+	if len(repairs) == 0 {
+		return
+	}
+	m.stewardWanted = true
+	m.ag.Want(quorum.ReasonSteward, false)
+	m.log.Info("steward: asking for a lease to repair", "repairs", describeRepairs(repairs))
+}
+
+func describeRepairs(rs []promote.Repair) string {
+	s := make([]string, len(rs))
+	for i, r := range rs {
+		s[i] = r.String()
+	}
+	return strings.Join(s, "; ")
+}
+
+// committed is the committed config as the steward and the planner read
+// it; with nothing committed, the seed at epoch 0.
+func (m *clusterMonitor) committed() promote.Committed {
+	c := m.ag.Config()
+	if c.Epoch == 0 || c.Primary == "" {
+		return promote.Committed{Primary: m.cfg.Primary}
+	}
+	return promote.Committed{Epoch: c.Epoch, Primary: c.Primary, Replicas: c.Replicas, Settings: c.Settings}
+}
+
+// routeEntry is the committed config as a routing entry.
+func (m *clusterMonitor) routeEntry(c promote.Committed) route.Entry {
+	return route.Entry{Cluster: m.cfg.Name, Primary: c.Primary, Kind: m.cfg.Kind, Epoch: c.Epoch,
+		Replicas: slices.Clone(c.Replicas), Fleet: m.fleetName}
+}
+
+// stewardInput gathers what RedisRepairs decides from.
+func (m *clusterMonitor) stewardInput() promote.StewardInput {
+	c := m.committed()
+	in := promote.StewardInput{Cluster: m.cfg.Name, Committed: c, AddressMap: m.addrMap}
+	for _, addr := range m.order {
+		i := m.instances[addr]
+		in.Nodes = append(in.Nodes, promote.Node{Address: addr, Observation: i.last, SDOWN: i.sdown})
+	}
+	if sf := m.cfg.SelfFence; sf.Enabled {
+		in.SelfFence = promote.SelfFence{MinReplicas: sf.MinReplicas, MaxLag: sf.MaxLag}
+	}
+	if hb := m.cfg.Heartbeat; hb.Manage {
+		in.Heartbeat = hb.Period
+	}
+	// A read that started before this config was seen may predate its
+	// holder's own route write: wait for a fresh one.
+	if m.router != nil && m.route.known && c.Epoch > 0 && m.route.at.After(m.configSeen) {
+		var stored *route.Entry
+		if m.route.found {
+			e := m.route.entry
+			stored = &e
+			in.RoutePrimary = e.Primary
+		}
+		in.RouteKnown = true
+		in.RouteNeedsWrite, in.RouteWhy = route.NeedsWrite(stored, m.routeEntry(c))
+	}
+	return in
+}
+
+// startFailover plans a failover under the lease just won and starts its
+// executor; with no plan it releases the lease and holds automatic
+// failovers back for a while.
+func (m *clusterMonitor) startFailover(now time.Time, l quorum.Lease) {
+	m.ag.Want(l.Reason, false) // the task holds the lease until Done
+	j, why := m.planFailover(now, l)
+	if j == nil {
+		m.log.Error("failover: nothing to promote", "epoch", l.Epoch, "why", why)
+		m.append(EventFailoverDone, now, map[string]any{"epoch": l.Epoch, "committed": false, "why": why})
+		m.holdFailovers(now, "the last failover found nothing to promote: "+why)
+		m.ag.Done(now)
+		m.carryOut(now)
+		return
+	}
+	m.log.Info("failover: planned", "epoch", l.Epoch, "plan", j.plan.String())
+	m.append(EventFailoverPlan, now, map[string]any{"epoch": l.Epoch, "plan": j.plan, "ranking": j.ranking,
+		"roll_forward": j.rollFrom})
+	m.launch(l, func(ctx context.Context, x *executor) taskResult {
+		out := x.runRedisFailover(ctx, j)
+		return taskResult{failover: &out}
+	})
+}
+
+// launch runs an executor for lease l in its own goroutine.
+func (m *clusterMonitor) launch(l quorum.Lease, run func(context.Context, *executor) taskResult) {
+	ctx, cancel := context.WithCancel(m.runCtx)
+	m.task = &runningTask{reason: l.Reason, epoch: l.Epoch, cancel: cancel}
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		defer cancel()
+		x := newExecutor(m, l.Epoch)
+		r := run(ctx, x)
+		x.close()
+		r.reason, r.epoch = l.Reason, l.Epoch
+		select {
+		case m.taskDone <- r:
+		case <-m.runCtx.Done():
+		}
+	}()
+}
+
+// finishTask ends a task: its lease is released, and what it did is
+// journaled.
+func (m *clusterMonitor) finishTask(r taskResult, now time.Time) {
+	m.task = nil
+	m.taskConds.Store(nil)
+	switch {
+	case r.failover != nil:
+		o := r.failover
+		detail := map[string]any{"epoch": r.epoch, "committed": o.committed, "routed": o.routed}
+		if o.why != "" {
+			detail["why"] = o.why
+			m.log.Error("failover: ended without finishing", "epoch", r.epoch, "committed", o.committed, "why", o.why)
+		} else {
+			m.log.Info("failover: done", "epoch", r.epoch, "primary", m.primary(), "routed", o.routed)
+		}
+		m.append(EventFailoverDone, now, detail)
+		if !o.committed {
+			m.holdFailovers(now, "the last failover failed: "+o.why)
+		}
+	default:
+		m.stewardWanted = false
+		if r.failed != "" {
+			m.stewardBackoff = min(max(2*m.stewardBackoff, stewardRetryMin), stewardRetryMax)
+		} else {
+			m.stewardBackoff = 0
+		}
+		m.nextSteward = now.Add(max(m.stewardBackoff, stewardRetryMin))
+	}
+	if m.ag != nil {
+		m.ag.Done(now)
+		m.carryOut(now)
+		m.status = m.ag.Status(now)
+	}
+}
+
+// holdFailovers keeps this sentinel from starting another automatic
+// failover for a lease: the others may try (and roll forward), but it does
+// not spin on a failover it just saw fail.
+func (m *clusterMonitor) holdFailovers(now time.Time, why string) {
+	m.holdUntil = now.Add(max(m.agParams.Lease, 5*time.Second))
+	m.holdWhy = why
+}
+
+// planFailover gathers the ranking input, ranks, and plans. It rolls
+// forward the latest intent of an earlier holder when it names the same
+// old primary and its target still answers (DESIGN.md §5.7).
+func (m *clusterMonitor) planFailover(now time.Time, l quorum.Lease) (*failoverJob, string) {
+	old := m.primary()
+	oldIn := m.instances[old]
+	in := promote.RankInput{Cluster: m.cfg.Name, OldPrimary: old, OldLineage: m.lineage, AddressMap: m.addrMap,
+		Limits: promote.Limits{DownAfter: m.detector.DownAfter, MaxObservationAge: 2*m.detector.MinDownAfter + m.detector.Interval}}
+	if oldIn != nil && oldIn.sdown {
+		in.Limits.PrimaryDownSince = oldIn.sdownSince
+	}
+	for _, addr := range m.order {
+		if addr == old {
+			continue
+		}
+		i := m.instances[addr]
+		c := promote.Candidate{Address: addr, SDOWN: i.sdown, Priority: m.priorityOf(addr)}
+		if i.last != nil {
+			c.Observation = *i.last
+		} else {
+			c.Observation = probe.Observation{Instance: addr, Error: "never probed"}
+		}
+		in.Candidates = append(in.Candidates, c)
+	}
+	rk := promote.Rank(in, now)
+	var roll *quorum.Intent
+	if it, ok := m.ag.LastIntent(); ok && it.Epoch < l.Epoch && it.OldPrimary == old && it.Target != old &&
+		slices.Contains([]string{promote.StepPromote, promote.StepDemote, promote.StepRepoint}, it.Step) {
+		if t := m.instances[it.Target]; t != nil && !t.sdown && t.last != nil && t.last.Reachable {
+			rk.Chosen = it.Target
+			rk.Why = fmt.Sprintf("rolling forward the %s intent of %s at epoch %d: %s is the new primary",
+				it.Step, it.Holder, it.Epoch, it.Target)
+			roll = &it
+		}
+	}
+	if rk.Chosen == "" {
+		return nil, rk.Why
+	}
+	var reachable, unreachable []string
+	for _, addr := range m.order {
+		if addr == old || addr == rk.Chosen {
+			continue
+		}
+		i := m.instances[addr]
+		if !i.sdown && i.last != nil && i.last.Reachable {
+			reachable = append(reachable, addr)
+		} else {
+			unreachable = append(unreachable, addr)
+		}
+	}
+	sf := promote.SelfFence{}
+	if m.cfg.SelfFence.Enabled {
+		sf = promote.SelfFence{MinReplicas: m.cfg.SelfFence.MinReplicas, MaxLag: m.cfg.SelfFence.MaxLag}
+	}
+	var oldSF *promote.SelfFence
+	if oldIn != nil && oldIn.lastReachable != nil && oldIn.lastReachable.Redis != nil && oldIn.lastReachable.Redis.Settings != nil {
+		s := oldIn.lastReachable.Redis.Settings
+		oldSF = &promote.SelfFence{MinReplicas: s.MinReplicasToWrite, MaxLag: time.Duration(s.MinReplicasMaxLagSeconds) * time.Second}
+	}
+	fw, err := promote.ParseFenceWait(m.cfg.FenceWait)
+	if err != nil {
+		fw = promote.FenceWaitStrict
+	}
+	steps := m.steps
+	d := promote.Deadlines{Fence: steps.Fence, Promote: steps.Promote, Repoint: steps.Repoint, Commit: steps.Commit, Route: steps.Route}
+	lease := l.Remaining(now)
+	plan := promote.PlanRedisFailover(promote.PlanInput{Ranking: rk, FenceWait: fw, SelfFence: sf, OldSelfFence: oldSF,
+		Reachable: reachable, Unreachable: unreachable, Deadlines: d, Lease: lease})
+	oldFence := sf
+	if oldSF != nil {
+		oldFence = promote.SelfFence{MinReplicas: min(sf.MinReplicas, oldSF.MinReplicas), MaxLag: max(sf.MaxLag, oldSF.MaxLag)}
+	}
+	return &failoverJob{epoch: l.Epoch, reason: l.Reason, ranking: rk, plan: plan, rollFrom: roll,
+		reachable: reachable, atRisk: unreachable, oldFence: oldFence, selfFence: sf, deadlines: d, lease: lease}, ""
+}
+
+// priorityOf is an instance's configured priority, nil when unset.
+func (m *clusterMonitor) priorityOf(addr string) *int {
+	for _, in := range m.cfg.Instances {
+		if in.Address == addr || probe.MapAddress(m.addrMap, in.Address) == addr {
+			return in.Priority
+		}
+	}
+	return nil
+}
+
+// trackLineage follows the believed primary's replication history: it
+// moves on while the history continues (same replid, or a promotion that
+// kept the old one as replid2), and stays put when it breaks (a primary
+// restarted empty), so ranking still knows which data is the cluster's.
+func (m *clusterMonitor) trackLineage(addr string, obs probe.Observation) {
+	if addr != m.primary() || !obs.Reachable || obs.Role != probe.RolePrimary || obs.Redis == nil {
+		return
+	}
+	lin := promote.RedisLineage(obs.Redis)
+	cur := m.lineage
+	switch {
+	case !lin.Known():
+	case !cur.Known(), lin.ReplID == cur.ReplID && lin.Offset >= cur.Offset, lin.ReplID2 == cur.ReplID:
+		m.lineage = lin
+		m.lineageBroken = false
+	default:
+		m.lineageSeen = lin
+		if !m.lineageBroken {
+			m.lineageBroken = true
+			m.log.Error("the primary's replication history broke: it restarted without its data, or was replaced",
+				"instance", addr, "replid", lin.ReplID, "offset", lin.Offset, "known_replid", cur.ReplID, "known_offset", cur.Offset)
+		}
+	}
+}
+
+// startSteward carries out the repairs due now under the steward lease
+// just won; with none left it releases the lease at once.
+func (m *clusterMonitor) startSteward(now time.Time, l quorum.Lease) {
+	in := m.stewardInput()
+	repairs := promote.RedisRepairs(in)
+	if len(repairs) == 0 {
+		m.stewardWanted = false
+		m.ag.Done(now)
+		m.carryOut(now)
+		return
+	}
+	j := &stewardJob{epoch: l.Epoch, committed: in.Committed, repairs: repairs, gates: map[string]promote.GateInput{}}
+	for _, r := range repairs {
+		if r.Kind == promote.RepairRoute && r.OldPrimary != "" {
+			j.gates[r.OldPrimary] = m.gateFromObservations(r.OldPrimary)
+		}
+	}
+	steps := m.steps
+	j.deadlines = promote.Deadlines{Fence: steps.Fence, Promote: steps.Promote, Repoint: steps.Repoint, Commit: steps.Commit, Route: steps.Route}
+	m.launch(l, func(ctx context.Context, x *executor) taskResult {
+		done, failed := x.runRedisRepairs(ctx, j)
+		return taskResult{repairs: done, failed: failed}
+	})
+}
+
+// gateFromObservations is the route gate's input for moving the route
+// away from old, from this sentinel's observations: the steward's view
+// when the failover's holder did not write the route itself.
+func (m *clusterMonitor) gateFromObservations(old string) promote.GateInput {
+	fw, err := promote.ParseFenceWait(m.cfg.FenceWait)
+	if err != nil {
+		fw = promote.FenceWaitStrict
+	}
+	g := promote.GateInput{FenceWait: fw, OldPrimary: old, LastDetach: m.configSeen}
+	if sf := m.cfg.SelfFence; sf.Enabled {
+		g.OldSelfFence = promote.SelfFence{MinReplicas: sf.MinReplicas, MaxLag: sf.MaxLag}
+	}
+	i := m.instances[old]
+	switch {
+	case i == nil || i.last == nil:
+	case i.last.Reachable && i.last.Role == probe.RoleReplica:
+		g.Old = promote.OldDemoted
+	case i.last.Reachable:
+		g.Old = promote.OldWritable
+	case refusedConnection(i.last.Error):
+		g.Old = promote.OldRefuses
+	default:
+		g.Old = promote.OldUnreachable
+	}
+	for _, addr := range m.order {
+		in := m.instances[addr]
+		if addr == old || in.lastReachable == nil || (in.last != nil && in.last.Reachable) {
+			continue
+		}
+		if probe.MapAddress(m.addrMap, in.lastReachable.Primary) == old {
+			g.AtRisk = append(g.AtRisk, addr)
+		}
+	}
+	return g
+}
+
+// refusedConnection says whether a probe error means nothing listens at
+// the address: the process is gone, so it acknowledges nothing.
+func refusedConnection(err string) bool {
+	return strings.Contains(err, "connection refused")
+}
