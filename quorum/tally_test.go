@@ -68,7 +68,8 @@ func TestCheckVantage(t *testing.T) {
 	}{
 		{nil, false, "no replicas"},
 		{[]ReplicaLink{{Replica: "r1", Reachable: true, LinkUp: true, LastIO: 2 * time.Second}}, true, "r1 sees the primary"},
-		{[]ReplicaLink{{Replica: "r1", Reachable: true, LinkUp: true, LastIO: 4 * time.Second}}, false, "r1 last I/O 4s ago > 3s"},
+		{[]ReplicaLink{{Replica: "r1", Reachable: true, LinkUp: true, LastIO: 4 * time.Second}}, false, "r1 last I/O 4s ago ≥ 3s"},
+		{[]ReplicaLink{{Replica: "r1", Reachable: true, LinkUp: true, LastIO: 3 * time.Second}}, false, "r1 last I/O 3s ago ≥ 3s"},
 		{[]ReplicaLink{{Replica: "r1", Reachable: true, LinkUp: false}, {Replica: "r2", Reachable: false, LinkUp: true}}, false, "r1 link down; r2 unreachable"},
 		{[]ReplicaLink{{Replica: "r1", Reachable: true, LinkUp: true, LastIO: -1}}, false, "last I/O unknown"},
 		{[]ReplicaLink{{Replica: "r1", Reachable: true, LinkUp: false}, {Replica: "r2", Reachable: true, LinkUp: true}}, true, "r2 sees the primary"},

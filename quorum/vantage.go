@@ -33,8 +33,12 @@ type Vantage struct {
 
 // CheckVantage decides replica vantage: the primary counts as alive for a
 // replica that is reachable, has its link up and had I/O from the primary
-// within k × heartbeat. A replica that cannot be reached or reports no
-// recent I/O gives no evidence either way. Pure.
+// within k × heartbeat: LastIO < k × heartbeat. Redis reports whole
+// seconds, rounded down (master_last_io_seconds_ago 1 is 1.0 to 1.99 s),
+// so with k × heartbeat = 2 s a replica sees the primary alive while it
+// reports 0 or 1: a healthy one does (pings every second), and a dead
+// primary is seen dead 1 to 2 s after it stopped. A replica that cannot be
+// reached or reports no recent I/O gives no evidence either way. Pure.
 func CheckVantage(links []ReplicaLink, heartbeat time.Duration, k int) Vantage {
 	limit := time.Duration(k) * heartbeat
 	var v Vantage
@@ -47,8 +51,8 @@ func CheckVantage(links []ReplicaLink, heartbeat time.Duration, k int) Vantage {
 			why = append(why, l.Replica+" link down")
 		case l.LastIO < 0:
 			why = append(why, l.Replica+" last I/O unknown")
-		case l.LastIO > limit:
-			why = append(why, fmt.Sprintf("%s last I/O %v ago > %v", l.Replica, l.LastIO, limit))
+		case l.LastIO >= limit:
+			why = append(why, fmt.Sprintf("%s last I/O %v ago ≥ %v", l.Replica, l.LastIO, limit))
 		default:
 			v.Seeing = append(v.Seeing, l.Replica)
 			why = append(why, fmt.Sprintf("%s sees the primary (I/O %v ago)", l.Replica, l.LastIO))

@@ -245,6 +245,9 @@ func (m *clusterMonitor) tickAgreement(now time.Time) {
 	if now.Before(m.holdUntil) && local.Hold == "" {
 		local.Hold = m.holdWhy
 	}
+	if until, ok := m.pausedUntil(); ok && wallNow().Before(until) && local.Hold == "" {
+		local.Hold = "paused by an operator until " + until.Format(time.RFC3339)
+	}
 	m.ag.Tick(now, local)
 	m.carryOut(now)
 	m.status = m.ag.Status(now)

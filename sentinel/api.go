@@ -15,15 +15,26 @@ func (d *Daemon) handler() http.Handler {
 	mux.HandleFunc("GET /healthz", d.getHealth)
 	mux.HandleFunc("GET /v1/clusters", d.getClusters)
 	mux.HandleFunc("GET /v1/clusters/{name}", d.getCluster)
-	for _, path := range []string{"/healthz", "/v1/clusters", "/v1/clusters/{name}"} {
+	mux.HandleFunc("GET /v1/fleet", d.getFleet)
+	mux.HandleFunc("GET /v1/events", d.getEvents)
+	mux.HandleFunc("POST /v1/clusters/{name}/failover", d.authorized(d.postFailover))
+	mux.HandleFunc("POST /v1/clusters/{name}/pause", d.authorized(d.postPause))
+	mux.HandleFunc("POST /v1/clusters/{name}/resume", d.authorized(d.postResume))
+	for _, path := range []string{"/healthz", "/v1/clusters", "/v1/clusters/{name}", "/v1/fleet", "/v1/events"} {
 		mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Allow", "GET, HEAD")
 			writeError(w, http.StatusMethodNotAllowed, r.Method+" "+r.URL.Path+" is not allowed; use GET")
 		})
 	}
+	for _, path := range []string{"/v1/clusters/{name}/failover", "/v1/clusters/{name}/pause", "/v1/clusters/{name}/resume"} {
+		mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Allow", "POST")
+			writeError(w, http.StatusMethodNotAllowed, r.Method+" "+r.URL.Path+" is not allowed; use POST")
+		})
+	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path+
-			" (see GET /v1/clusters, GET /healthz)")
+			" (see GET /v1/clusters, GET /v1/fleet, GET /v1/events, GET /healthz; docs/api.md)")
 	})
 	return mux
 }

@@ -26,6 +26,7 @@ const (
 	EventDiscovered       = "discovered"        // a replica was found and is now probed
 	EventCondition        = "condition"         // a condition was raised
 	EventConditionCleared = "condition-cleared" // its cause is gone
+	EventOperator         = "operator"          // an operator's request: failover, pause, resume
 )
 
 // Condition names raised by the observe-only daemon. Each has a runbook in
@@ -98,6 +99,7 @@ type clusterMonitor struct {
 	// taskConds are the conditions the running executor raised
 	// (RouteWaitsForFence, SelfFenceRelaxed); cleared when it ends.
 	taskConds atomic.Pointer[[]Condition]
+	ops       chan *opRequest // operator requests (forced failover, dry run)
 
 	// owned by run
 	results      chan roundResult
@@ -128,6 +130,7 @@ type clusterMonitor struct {
 	lineageSeen    promote.Lineage // what the primary answered with when it broke
 	seenEpoch      uint64          // the committed config epoch seen last
 	configSeen     time.Time       // when it was first seen
+	opWaiter       chan taskResult // the operator waiting for the running task, if any
 }
 
 // instance is one instance's state inside its cluster goroutine. It is
@@ -179,6 +182,7 @@ func newClusterMonitor(c config.ClusterConfig, d *Daemon) (*clusterMonitor, erro
 		steps:      d.cfg.Failover.Steps,
 		fleetName:  d.cfg.Fleet.Name,
 		routeReads: make(chan routeRead, 1),
+		ops:        make(chan *opRequest),
 		taskDone:   make(chan taskResult, 1),
 		state:      d.state,
 		fleet:      d.fleet,
@@ -282,6 +286,10 @@ func (m *clusterMonitor) run(ctx context.Context) {
 			m.publish(now)
 		case r := <-m.routeReads:
 			m.noteRoute(r)
+		case r := <-m.ops:
+			now := time.Now()
+			m.handleOp(r, now)
+			m.publish(now)
 		case r := <-m.taskDone:
 			now := time.Now()
 			m.finishTask(r, now)
@@ -585,6 +593,13 @@ func (m *clusterMonitor) publish(now time.Time) {
 	}
 	for _, c := range m.conditions {
 		v.Conditions = append(v.Conditions, c)
+	}
+	if m.ag != nil {
+		c := m.ag.Config()
+		v.ConfigEpoch, v.Replicas, v.PreviousPrimary = c.Epoch, c.Replicas, c.Settings[promote.SettingPreviousPrimary]
+		if until, ok := m.pausedUntil(); ok && wallNow().Before(until) {
+			v.PausedUntil = &until
+		}
 	}
 	slices.SortFunc(v.Conditions, func(a, b Condition) int {
 		return cmp.Or(strings.Compare(a.Name, b.Name), strings.Compare(a.Instance, b.Instance))

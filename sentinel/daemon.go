@@ -46,7 +46,10 @@ type Daemon struct {
 	listener  net.Listener
 	registry  *registry
 	router    routeWriter
-	executors bool // false: ObserveOnly
+	executors bool           // false: ObserveOnly
+	store     *store.Store   // the durable state, for the journal's readers
+	events    *journalWriter // the journal's writer, for its followers
+	stopping  chan struct{}  // closed when Run begins to stop: ends event streams
 	journal   journal
 	clusters  []*clusterMonitor
 	started   time.Time
@@ -241,7 +244,8 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 
 	jw := newJournalWriter(journalQueue, d.log)
-	d.journal = jw
+	d.journal, d.events, d.store = jw, jw, st
+	d.stopping = make(chan struct{})
 	d.clusters = d.clusters[:0]
 	for _, c := range d.cfg.Clusters {
 		m, err := newClusterMonitor(c, d)
@@ -317,6 +321,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	case err := <-serveErr:
 		runErr = fmt.Errorf("serve admin API on %s: %w", ln.Addr(), err)
 	}
+	close(d.stopping)
 	cancel()
 	shutdownCtx, stop := context.WithTimeout(context.Background(), 5*time.Second)
 	defer stop()

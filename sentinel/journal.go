@@ -2,6 +2,7 @@ package sentinel
 
 import (
 	"log/slog"
+	"sync"
 	"sync/atomic"
 
 	"github.com/imsentinel/imsentinel/quorum/store"
@@ -24,10 +25,13 @@ type journalWriter struct {
 	ch      chan store.Entry
 	dropped atomic.Uint64
 	log     *slog.Logger
+
+	mu   sync.Mutex
+	subs map[chan store.Entry]struct{} // followers of GET /v1/events?follow=1
 }
 
 func newJournalWriter(size int, log *slog.Logger) *journalWriter {
-	return &journalWriter{ch: make(chan store.Entry, size), log: log}
+	return &journalWriter{ch: make(chan store.Entry, size), log: log, subs: map[chan store.Entry]struct{}{}}
 }
 
 // Record queues e without blocking. It must not be called after close.
@@ -47,8 +51,54 @@ func (w *journalWriter) Record(e store.Entry) {
 // drained.
 func (w *journalWriter) run(st appender) {
 	for e := range w.ch {
-		if _, err := st.Append(e); err != nil {
+		seq, err := st.Append(e)
+		if err != nil {
 			w.log.Error("append to journal", "type", e.Type, "cluster", e.Cluster, "err", err)
+			continue
+		}
+		e.Seq = seq
+		w.publish(e)
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for ch := range w.subs {
+		close(ch)
+		delete(w.subs, ch)
+	}
+}
+
+// followQueue is how many entries may wait for one follower; a follower
+// that falls further behind is cut off (its channel closed) rather than
+// slowing the journal.
+const followQueue = 256
+
+// follow returns a channel of the entries appended from now on, closed
+// when the journal closes or the follower fell behind; stop ends it.
+func (w *journalWriter) follow() (<-chan store.Entry, func()) {
+	ch := make(chan store.Entry, followQueue)
+	w.mu.Lock()
+	w.subs[ch] = struct{}{}
+	w.mu.Unlock()
+	return ch, func() {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		if _, ok := w.subs[ch]; ok {
+			delete(w.subs, ch)
+			close(ch)
+		}
+	}
+}
+
+// publish hands e to every follower without blocking.
+func (w *journalWriter) publish(e store.Entry) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for ch := range w.subs {
+		select {
+		case ch <- e:
+		default:
+			delete(w.subs, ch)
+			close(ch)
 		}
 	}
 }

@@ -25,8 +25,12 @@ type authRequest struct {
 	deadline time.Duration
 	intent   *quorum.Intent
 	config   *quorum.Config
-	reply    chan error
-	seq      uint64 // the intent's proposal, once proposed
+	// mutate, when set, makes the config to commit from the current one
+	// (in the cluster goroutine, so nothing changes in between); it is
+	// given the lease's epoch, which the commit is made at.
+	mutate func(c quorum.Config, leaseEpoch uint64) quorum.Config
+	reply  chan error
+	seq    uint64 // the intent's proposal, once proposed
 }
 
 // leaseRequest asks the cluster goroutine to get a lease for reason
@@ -121,6 +125,16 @@ func (m *clusterMonitor) handleAuth(r *authRequest, now time.Time) {
 		r.reply <- fmt.Errorf("authorize %s on %s: the agreement is not running", r.step, m.cfg.Name)
 		return
 	}
+	if r.mutate != nil {
+		if l, ok := m.ag.Lease(now); ok {
+			c := m.ag.Config()
+			if c.Epoch == 0 || c.Primary == "" {
+				c = quorum.Config{Primary: m.cfg.Primary} // the seed, committed with the change
+			}
+			c = r.mutate(c, l.Epoch)
+			r.config = &c
+		}
+	}
 	if r.intent == nil && r.config == nil {
 		r.reply <- m.ag.MayStart(r.step, r.deadline, now)
 		return
@@ -148,6 +162,15 @@ func (m *clusterMonitor) handleLease(r *leaseRequest, now time.Time) {
 	if m.ag == nil {
 		r.reply <- fmt.Errorf("request %s lease on %s: the agreement is not running", r.reason, m.cfg.Name)
 		return
+	}
+	if m.stewardWanted && m.task == nil {
+		// The request replaces the steward's want (the agreement has one);
+		// a steward lease held for it is given back first.
+		m.stewardWanted = false
+		if l, ok := m.ag.Lease(now); ok && l.Reason != r.reason {
+			m.ag.Done(now)
+			m.carryOut(now)
+		}
 	}
 	m.ag.Want(r.reason, r.forced)
 	m.pendingLease = append(m.pendingLease, r)

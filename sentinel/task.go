@@ -136,13 +136,12 @@ func (m *clusterMonitor) wantSteward(now time.Time) {
 	if m.stewardWanted {
 		if !calm {
 			m.stewardWanted = false
-			m.ag.Done(now) // the request is given up; a failover comes first
-			m.carryOut(now)
+			m.endTask(now) // the request is given up; a failover comes first
 		}
 		return
 	}
-	if m.status.State != quorum.StateOK || now.Before(m.nextSteward) {
-		return
+	if m.status.State != quorum.StateOK || now.Before(m.nextSteward) || len(m.pendingLease) > 0 {
+		return // an operator's (or a test's) request comes first
 	}
 	repairs := promote.RedisRepairs(m.stewardInput())
 	if len(repairs) == 0 {
@@ -211,13 +210,12 @@ func (m *clusterMonitor) stewardInput() promote.StewardInput {
 // failovers back for a while.
 func (m *clusterMonitor) startFailover(now time.Time, l quorum.Lease) {
 	m.ag.Want(l.Reason, false) // the task holds the lease until Done
-	j, why := m.planFailover(now, l)
+	j, why := m.planFailover(now, l, "")
 	if j == nil {
 		m.log.Error("failover: nothing to promote", "epoch", l.Epoch, "why", why)
 		m.append(EventFailoverDone, now, map[string]any{"epoch": l.Epoch, "committed": false, "why": why})
 		m.holdFailovers(now, "the last failover found nothing to promote: "+why)
-		m.ag.Done(now)
-		m.carryOut(now)
+		m.endTask(now)
 		return
 	}
 	m.log.Info("failover: planned", "epoch", l.Epoch, "plan", j.plan.String())
@@ -253,6 +251,10 @@ func (m *clusterMonitor) launch(l quorum.Lease, run func(context.Context, *execu
 func (m *clusterMonitor) finishTask(r taskResult, now time.Time) {
 	m.task = nil
 	m.taskConds.Store(nil)
+	if m.opWaiter != nil {
+		m.opWaiter <- r
+		m.opWaiter = nil
+	}
 	switch {
 	case r.failover != nil:
 		o := r.failover
@@ -277,10 +279,22 @@ func (m *clusterMonitor) finishTask(r taskResult, now time.Time) {
 		m.nextSteward = now.Add(max(m.stewardBackoff, stewardRetryMin))
 	}
 	if m.ag != nil {
-		m.ag.Done(now)
-		m.carryOut(now)
+		m.endTask(now)
 		m.status = m.ag.Status(now)
 	}
+}
+
+// endTask ends this sentinel's want or lease (the agreement's Done),
+// then asks again for a lease a request is still waiting for: the
+// agreement has one want, and a steward's or a failover's end must not
+// drop an operator's request that came meanwhile.
+func (m *clusterMonitor) endTask(now time.Time) {
+	m.ag.Done(now)
+	if len(m.pendingLease) > 0 {
+		r := m.pendingLease[0]
+		m.ag.Want(r.reason, r.forced)
+	}
+	m.carryOut(now)
 }
 
 // holdFailovers keeps this sentinel from starting another automatic
@@ -294,7 +308,11 @@ func (m *clusterMonitor) holdFailovers(now time.Time, why string) {
 // planFailover gathers the ranking input, ranks, and plans. It rolls
 // forward the latest intent of an earlier holder when it names the same
 // old primary and its target still answers (DESIGN.md §5.7).
-func (m *clusterMonitor) planFailover(now time.Time, l quorum.Lease) (*failoverJob, string) {
+//
+// to, when set, is an operator's choice (a forced failover): it must be a
+// replica of the cluster that answers; the ranking's verdict on it is kept
+// for the record but does not exclude it.
+func (m *clusterMonitor) planFailover(now time.Time, l quorum.Lease, to string) (*failoverJob, string) {
 	old := m.primary()
 	oldIn := m.instances[old]
 	in := promote.RankInput{Cluster: m.cfg.Name, OldPrimary: old, OldLineage: m.lineage, AddressMap: m.addrMap,
@@ -325,6 +343,29 @@ func (m *clusterMonitor) planFailover(now time.Time, l quorum.Lease) (*failoverJ
 				it.Step, it.Holder, it.Epoch, it.Target)
 			roll = &it
 		}
+	}
+	if to != "" && roll == nil {
+		t := m.instances[to]
+		switch {
+		case t == nil:
+			return nil, fmt.Sprintf("%s is not an instance of cluster %s", to, m.cfg.Name)
+		case to == old:
+			return nil, fmt.Sprintf("%s is the primary", to)
+		case t.sdown || t.last == nil || !t.last.Reachable:
+			return nil, fmt.Sprintf("no replica reachable: %s does not answer", to)
+		}
+		verdict := ""
+		for _, v := range rk.Verdicts {
+			if v.Address == to {
+				verdict = v.Reason
+			}
+		}
+		if rk.Chosen != to {
+			rk.Why = fmt.Sprintf("operator chose %s over the ranking's %s (%s)", to, orNone(rk.Chosen), verdict)
+		} else {
+			rk.Why = fmt.Sprintf("operator chose %s, the ranking's choice too (%s)", to, verdict)
+		}
+		rk.Chosen = to
 	}
 	if rk.Chosen == "" {
 		return nil, rk.Why
@@ -409,8 +450,7 @@ func (m *clusterMonitor) startSteward(now time.Time, l quorum.Lease) {
 	repairs := promote.RedisRepairs(in)
 	if len(repairs) == 0 {
 		m.stewardWanted = false
-		m.ag.Done(now)
-		m.carryOut(now)
+		m.endTask(now)
 		return
 	}
 	j := &stewardJob{epoch: l.Epoch, committed: in.Committed, repairs: repairs, gates: map[string]promote.GateInput{}}

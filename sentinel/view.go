@@ -47,7 +47,17 @@ type ClusterView struct {
 	Agreement  Agreement      `json:"agreement"`
 	Instances  []InstanceView `json:"instances"`
 	Conditions []Condition    `json:"conditions"`
-	UpdatedAt  time.Time      `json:"updated_at"`
+	// ConfigEpoch is the committed config's epoch (0: nothing committed,
+	// the primary is the seed); Replicas its replicas.
+	ConfigEpoch uint64   `json:"config_epoch"`
+	Replicas    []string `json:"replicas,omitempty"`
+	// PausedUntil is set while an operator pause of automatic failovers
+	// lasts (POST /v1/clusters/{name}/pause).
+	PausedUntil *time.Time `json:"paused_until,omitempty"`
+	// PreviousPrimary is the primary before the last failover, when the
+	// committed config names one.
+	PreviousPrimary string    `json:"previous_primary,omitempty"`
+	UpdatedAt       time.Time `json:"updated_at"`
 }
 
 // InstanceView is one instance: its last observation and the detector's

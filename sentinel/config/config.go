@@ -239,7 +239,8 @@ type Heartbeat struct {
 	// MASTER_HEARTBEAT_PERIOD (at most 1s). Default 1s.
 	Period time.Duration `mapstructure:"period" yaml:"period" json:"period"`
 	// VantageMultiplier k: a replica sees its primary alive when it had
-	// I/O from it within k × Period. Default 3.
+	// I/O from it within k × Period (LastIO < k × Period). At least 2.
+	// Default 2.
 	VantageMultiplier int `mapstructure:"vantage_multiplier" yaml:"vantage_multiplier" json:"vantage_multiplier"`
 }
 
@@ -328,7 +329,7 @@ func DefaultCluster() ClusterConfig {
 		Mode:      ModeAuto,
 		FenceWait: FenceWaitStrict,
 		SelfFence: SelfFence{Enabled: true, MinReplicas: 1, MaxLag: 10 * time.Second},
-		Heartbeat: Heartbeat{Manage: true, Period: time.Second, VantageMultiplier: 3},
+		Heartbeat: Heartbeat{Manage: true, Period: time.Second, VantageMultiplier: 2},
 	}
 }
 

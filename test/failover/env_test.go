@@ -39,6 +39,8 @@ type opts struct {
 	env    []string
 	// detection replaces the detection section (a YAML flow mapping).
 	detection string
+	// token is admin.token: mutating admin calls need it.
+	token string
 	// proxyPrimary puts the first cluster's primary behind one TCP proxy
 	// that every sentinel reaches it through (address_map), so a test can
 	// cut the whole fleet off from it while its replicas still reach it.
@@ -142,12 +144,12 @@ func (e *env) config(m *member) string {
 sentinel: {id: %s, data_dir: %s}
 fleet: {name: e2e, members: [%s]}
 gossip: {bind: "127.0.0.1:%d", profile: local}
-admin: {listen: "127.0.0.1:%d"}
+admin: {listen: "127.0.0.1:%d", token: %q}
 routing: {address: %q}
 log: {level: debug}
 detection: %s
 failover: {lease: 5s, lease_drift_margin: 500ms, election_timeout: 1s, cooldown: 30s}
-clusters:%s`, m.id, m.dataDir, strings.Join(list, ", "), m.gossip, m.admin, e.routing.Addr, e.o.detection, clusters.String())
+clusters:%s`, m.id, m.dataDir, strings.Join(list, ", "), m.gossip, m.admin, e.o.token, e.routing.Addr, e.o.detection, clusters.String())
 }
 
 func (e *env) view(m *member) (sentinel.ClusterView, error) {
