@@ -68,6 +68,11 @@ BENCH ?= .
 bench: deps build
 	IMSENTINEL_BIN=$(BIN)/imsentinel $(GO) test -run '^$$' -bench '$(BENCH)' -benchtime 1x -count 1 -timeout 60m ./test/bench/
 
+# docs/cli.md, generated from the imctl commands (TestCLIReference checks it).
+.PHONY: docs
+docs:
+	$(GO) run ./cmd/imctl __gendoc docs/cli.md
+
 lint:
 	@out=$$(gofmt -l .); \
 	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi

@@ -45,6 +45,10 @@ const (
 	// SettingPreviousPrimary names the primary before the last failover:
 	// when it returns it is demoted, not reported as foreign.
 	SettingPreviousPrimary = "previous_primary"
+	// SettingFailoverEpoch and SettingFailoverAt (RFC 3339) record the
+	// last failover: the epoch of its lease and when it committed.
+	SettingFailoverEpoch = "failover_epoch"
+	SettingFailoverAt    = "failover_at"
 )
 
 // Committed is the committed config as the steward reads it.

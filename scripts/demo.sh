@@ -2,13 +2,17 @@
 # make demo: imsentinel on a local sandbox, with real servers.
 #
 # Starts a Redis primary with 2 replicas, a MariaDB primary with 2 semi-sync
-# GTID replicas, a routing Redis and one imsentinel on loopback ports in a
-# temp dir; shows what the daemon sees; kills a replica of each, shows it go
-# SDOWN, restarts it and shows it come back. Everything it started is
+# GTID replicas (observed: their failover is a later stage), a routing Redis
+# and a fleet of three imsentinel daemons on loopback ports in a temp dir.
+# Then: imctl status and the route; a Redis replica killed and back (SDOWN);
+# the Redis primary killed: detection, agreement, election, promotion, the
+# new route and the events as they happen; a forced failover, dry run
+# first; a MariaDB replica killed and back. Everything it started is
 # stopped by PID and the temp dir removed when it ends, fails or gets Ctrl-C.
 #
 # DEMO_PAUSE=0 (the default when stdin is not a terminal, as in CI) runs
-# without waiting for Enter between acts.
+# without waiting for Enter between acts. DEMO_KEEP=1 keeps the sandbox
+# (the daemons' logs) after the processes are stopped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PATH:/usr/sbin:/sbin"
@@ -42,8 +46,12 @@ cleanup() {
     kill -KILL "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
   done
-  rm -rf "$SANDBOX"
-  note "stopped ${#PIDS[@]} processes, removed $SANDBOX"
+  if [ "${DEMO_KEEP:-0}" = 1 ]; then
+    note "stopped ${#PIDS[@]} processes, kept $SANDBOX (DEMO_KEEP=1): logs and data are there"
+  else
+    rm -rf "$SANDBOX"
+    note "stopped ${#PIDS[@]} processes, removed $SANDBOX"
+  fi
   exit "$code"
 }
 trap cleanup EXIT
@@ -156,7 +164,6 @@ sql() { local port=$1; shift; mariadb --no-defaults -h127.0.0.1 -P"$port" -uroot
 say "Starting a sandbox in $SANDBOX"
 R1=$(free_port); R2=$(free_port); R3=$(free_port); ROUTING=$(free_port)
 M1=$(free_port); M2=$(free_port); M3=$(free_port)
-ADMIN=$(free_port); GOSSIP=$(free_port)
 
 start_redis redis-1 "$R1";           R1_PID=$REDIS_PID
 start_redis redis-2 "$R2" "$R1";     R2_PID=$REDIS_PID
@@ -177,72 +184,111 @@ wait_until 60 "2 semi-sync replicas" semi_clients
 sql "$M1" "CREATE DATABASE im; CREATE TABLE im.messages (id BIGINT PRIMARY KEY, body TEXT); INSERT INTO im.messages VALUES (1, 'hello')"
 note "MariaDB cluster 'msg-shard-01': primary 127.0.0.1:$M1, semi-sync replicas 127.0.0.1:$M2 and :$M3"
 
-cat > "$SANDBOX/imsentinel.yaml" <<YAML
-sentinel: {id: s1, data_dir: $SANDBOX/state}
+GOSSIPS=(); ADMINS=()
+for i in 1 2 3; do GOSSIPS+=("$(free_port)"); ADMINS+=("$(free_port)"); done
+members="{id: s1, address: \"127.0.0.1:${GOSSIPS[0]}\"}, {id: s2, address: \"127.0.0.1:${GOSSIPS[1]}\"}, {id: s3, address: \"127.0.0.1:${GOSSIPS[2]}\"}"
+for i in 1 2 3; do
+  cat > "$SANDBOX/s$i.yaml" <<YAML
+sentinel: {id: s$i, data_dir: $SANDBOX/state-s$i}
 fleet:
   name: demo
-  members: [{id: s1, address: "127.0.0.1:$GOSSIP"}]
-gossip: {bind: "127.0.0.1:$GOSSIP"}
-admin: {listen: "127.0.0.1:$ADMIN"}
+  members: [$members]
+gossip: {bind: "127.0.0.1:${GOSSIPS[$((i-1))]}", profile: local}
+admin: {listen: "127.0.0.1:${ADMINS[$((i-1))]}"}
 routing: {address: "127.0.0.1:$ROUTING"}
-detection: {probe_interval: 200ms, probe_timeout: 100ms, min_down_after: 1s, down_after: 5s}
+detection: {probe_interval: 200ms, probe_timeout: 150ms, min_down_after: 1s, down_after: 5s}
+failover: {lease: 5s}
 clusters:
   - name: sessions
     kind: redis
     primary: "127.0.0.1:$R1"     # replicas are discovered
-    quorum: 1
+    quorum: 2
+    fence_wait: strict
+    self_fence: {enabled: true, min_replicas: 1, max_lag: 2s}
   - name: msg-shard-01
     kind: mysql
     primary: "127.0.0.1:$M1"
-    quorum: 1
+    quorum: 2
     credentials: {username: imsentinel, password: imsentinelpass}
 YAML
-say "Checking the config offline: imsentinel check-config"
-"$BIN/imsentinel" check-config --config "$SANDBOX/imsentinel.yaml"
+done
+say "Checking a config offline: imsentinel check-config"
+"$BIN/imsentinel" check-config --config "$SANDBOX/s1.yaml"
 
-say "Starting imsentinel (observe-only at this stage: it never writes to a data node)"
-"$BIN/imsentinel" --config "$SANDBOX/imsentinel.yaml" > "$SANDBOX/imsentinel.log" 2>&1 &
-SENTINEL_PID=$!; PIDS+=("$SENTINEL_PID")
-export IMCTL_SENTINEL="127.0.0.1:$ADMIN"
-wait_until 30 "the admin API" "$BIN/imctl" status
+say "Starting a fleet of three imsentinel daemons (s1, s2, s3)"
+for i in 1 2 3; do
+  "$BIN/imsentinel" --config "$SANDBOX/s$i.yaml" > "$SANDBOX/s$i.log" 2>&1 &
+  PIDS+=("$!")
+done
+export IMCTL_SENTINEL="127.0.0.1:${ADMINS[0]},127.0.0.1:${ADMINS[1]},127.0.0.1:${ADMINS[2]}"
+export IMCTL_ROUTING="127.0.0.1:$ROUTING"
+LOG_ON_FAIL="$SANDBOX/s1.log" wait_until 30 "the admin API" "$BIN/imctl" status
 
-all_up() { "$BIN/imctl" status | awk 'NR>1' | grep -c "replica)" | grep -qx 2 \
-  && [ "$("$BIN/imctl" status | grep -o 'replica)' | wc -l)" -eq 4 ]; }
-wait_until 60 "every replica discovered" all_up
+all_up() { [ "$("$BIN/imctl" status | grep -o '(replica' | wc -l)" -ge 4 ]; }
+LOG_ON_FAIL="$SANDBOX/s1.log" wait_until 60 "every replica discovered" all_up
+routed() { "$BIN/imctl" route get sessions -o json | grep -q "\"primary\": *\"127.0.0.1:$1\""; }
+note "A fresh fleet abstains for one lease, then a steward commits the seed primary and writes its route."
+LOG_ON_FAIL="$SANDBOX/s1.log" wait_until 60 "the route of sessions" routed "$R1"
+say "imctl sentinels: the fleet"
+"$BIN/imctl" sentinels
 say "imctl status: both clusters, replicas discovered from their primaries"
 "$BIN/imctl" status
+say "imctl route get sessions: what IM gateways read from the routing Redis"
+"$BIN/imctl" route get sessions
 pause
 
-instance_sdown() { "$BIN/imctl" status | grep -q "127.0.0.1:$1 (SDOWN)"; }
-instance_back() { "$BIN/imctl" status | grep -q "127.0.0.1:$1 (replica)"; }
+instance_sdown() { "$BIN/imctl" status | grep -q "127.0.0.1:$1 (SDOWN"; }
+instance_back() { "$BIN/imctl" status | grep -q "127.0.0.1:$1 (replica"; }
 
-say "Killing the Redis replica 127.0.0.1:$R2 (kill -9)"
+say "Killing the Redis replica 127.0.0.1:$R2 (kill -9): SDOWN, no failover"
 kill_child "$R2_PID"
 wait_until 60 "SDOWN of 127.0.0.1:$R2" instance_sdown "$R2"
 "$BIN/imctl" status
 note "The EWMA detector's window adapts to each link; SDOWN needs silence past it and 2 missed rounds."
-pause
-
 say "Restarting it"
 redis-server "$SANDBOX/redis-2/redis.conf" > "$SANDBOX/redis-2/redis.log" 2>&1 &
-PIDS+=("$!")
+R2_PID=$!; PIDS+=("$R2_PID")
 wait_until 60 "127.0.0.1:$R2 back" instance_back "$R2"
 "$BIN/imctl" status
 pause
 
-say "Killing the MariaDB replica 127.0.0.1:$M2 (kill -9)"
-kill_child "$M2_PID"
-wait_until 60 "SDOWN of 127.0.0.1:$M2" instance_sdown "$M2"
+say "Killing the Redis primary 127.0.0.1:$R1 (kill -9): the fleet fails it over"
+note "imctl events --follow --cluster sessions shows it as it happens:"
+"$BIN/imctl" events --follow --cluster sessions --since "$("$BIN/imctl" events --cluster sessions -o json --limit 1 | grep -o '"seq": *[0-9]*' | tail -1 | grep -o '[0-9]*$' || echo 0)" \
+  > "$SANDBOX/events.txt" 2>&1 &
+EVENTS_PID=$!; PIDS+=("$EVENTS_PID")
+kill_child "$R1_PID"
+moved() { ! routed "$R1" && "$BIN/imctl" route get sessions -o json | grep -q '"primary"'; }
+LOG_ON_FAIL="$SANDBOX/s1.log" wait_until 60 "the route to move" moved
+sleep 1
+kill_child "$EVENTS_PID"
+grep -E 'sdown|odown|elected|failover|step|committed|route' "$SANDBOX/events.txt" | head -40 | sed 's/^/    /'
+say "imctl route get sessions: the new primary, at a higher epoch"
+"$BIN/imctl" route get sessions
+say "imctl status"
 "$BIN/imctl" status
 pause
 
+NEW=$("$BIN/imctl" route get sessions -o json | grep -o '"primary": *"[^"]*"' | grep -o '127.0.0.1:[0-9]*')
+OTHER=127.0.0.1:$R3
+[ "$NEW" = "$OTHER" ] && OTHER=127.0.0.1:$R2
+say "A forced failover to $OTHER: first the dry run (plan, ranking, what it overrides)"
+"$BIN/imctl" failover sessions --to "$OTHER" --dry-run
+pause
+say "Now for real (--yes skips the confirmation question)"
+"$BIN/imctl" failover sessions --to "$OTHER" --yes
+"$BIN/imctl" route get sessions
+pause
+
+say "Killing the MariaDB replica 127.0.0.1:$M2 (kill -9): SDOWN (MySQL failover is a later stage)"
+kill_child "$M2_PID"
+wait_until 60 "SDOWN of 127.0.0.1:$M2" instance_sdown "$M2"
+"$BIN/imctl" status
 say "Restarting it and resuming replication"
 start_mariadb maria-2 "$M2" 2
 sql "$M2" "START SLAVE"
 wait_until 60 "127.0.0.1:$M2 back" instance_back "$M2"
 "$BIN/imctl" status
 
-say "What the daemon logged"
-grep -E 'discovered instance|subjectively down|answers again' "$SANDBOX/imsentinel.log" | sed 's/^/    /'
-note "Full detail of every instance: curl -s http://127.0.0.1:$ADMIN/v1/clusters"
+note "Full detail of every instance: imctl cluster show sessions, or curl -s http://127.0.0.1:${ADMINS[0]}/v1/clusters"
 pause

@@ -250,7 +250,12 @@ func (m *clusterMonitor) tickAgreement(now time.Time) {
 	}
 	m.ag.Tick(now, local)
 	m.carryOut(now)
+	was := m.status.Holder
 	m.status = m.ag.Status(now)
+	if was != "" && m.status.Holder == "" {
+		m.leaseEnded = now
+		m.pokeRoute()
+	}
 	m.settle(now)
 	if c := m.ag.Config(); c.Epoch != m.seenEpoch {
 		m.seenEpoch, m.configSeen = c.Epoch, now

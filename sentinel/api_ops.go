@@ -148,7 +148,11 @@ func (d *Daemon) getEvents(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if len(all) > limit {
-		all = all[len(all)-limit:]
+		if q.Get("since") != "" {
+			all = all[:limit] // paging forward from since: the oldest first
+		} else {
+			all = all[len(all)-limit:] // the newest
+		}
 	}
 	if !follow {
 		if all == nil {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -100,6 +101,7 @@ type clusterMonitor struct {
 	// (RouteWaitsForFence, SelfFenceRelaxed); cleared when it ends.
 	taskConds atomic.Pointer[[]Condition]
 	ops       chan *opRequest // operator requests (forced failover, dry run)
+	routePoke chan struct{}   // a route read is wanted now
 
 	// owned by run
 	results      chan roundResult
@@ -131,6 +133,7 @@ type clusterMonitor struct {
 	seenEpoch      uint64          // the committed config epoch seen last
 	configSeen     time.Time       // when it was first seen
 	opWaiter       chan taskResult // the operator waiting for the running task, if any
+	leaseEnded     time.Time       // when a lease (anyone's) was last seen to end
 }
 
 // instance is one instance's state inside its cluster goroutine. It is
@@ -183,6 +186,7 @@ func newClusterMonitor(c config.ClusterConfig, d *Daemon) (*clusterMonitor, erro
 		fleetName:  d.cfg.Fleet.Name,
 		routeReads: make(chan routeRead, 1),
 		ops:        make(chan *opRequest),
+		routePoke:  make(chan struct{}, 1),
 		taskDone:   make(chan taskResult, 1),
 		state:      d.state,
 		fleet:      d.fleet,
@@ -597,6 +601,10 @@ func (m *clusterMonitor) publish(now time.Time) {
 	if m.ag != nil {
 		c := m.ag.Config()
 		v.ConfigEpoch, v.Replicas, v.PreviousPrimary = c.Epoch, c.Replicas, c.Settings[promote.SettingPreviousPrimary]
+		if at, err := time.Parse(time.RFC3339, c.Settings[promote.SettingFailoverAt]); err == nil {
+			epoch, _ := strconv.ParseUint(c.Settings[promote.SettingFailoverEpoch], 10, 64)
+			v.LastFailover = &LastFailover{Epoch: epoch, At: at, OldPrimary: v.PreviousPrimary, NewPrimary: c.Primary, Committed: true}
+		}
 		if until, ok := m.pausedUntil(); ok && wallNow().Before(until) {
 			v.PausedUntil = &until
 		}

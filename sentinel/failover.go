@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 
@@ -276,7 +277,8 @@ func (x *executor) runRedisFailover(ctx context.Context, j *failoverJob) failove
 
 	// 5. The new primary's self-fence, once its replicas are online;
 	// relaxed (and journaled) when fewer can meet it.
-	settings := map[string]string{promote.SettingPreviousPrimary: old}
+	settings := map[string]string{promote.SettingPreviousPrimary: old,
+		promote.SettingFailoverEpoch: strconv.FormatUint(j.epoch, 10)}
 	if sf := j.selfFence; sf.MinReplicas > 0 {
 		want := min(sf.MinReplicas, len(repointed))
 		_ = x.step(ctx, promote.StepSelfFence, []string{cur}, j.deadlines.Repoint, nil, func(ctx context.Context) error {
@@ -306,6 +308,7 @@ func (x *executor) runRedisFailover(ctx context.Context, j *failoverJob) failove
 	slices.Sort(replicas)
 	replicas = slices.Compact(replicas)
 	replicas = slices.DeleteFunc(replicas, func(a string) bool { return a == cur })
+	settings[promote.SettingFailoverAt] = time.Now().UTC().Format(time.RFC3339)
 	cfg := quorum.Config{Primary: cur, Replicas: replicas, Settings: settings}
 	start := time.Now()
 	err = x.m.commit(ctx, j.deadlines.Commit, cfg)

@@ -87,6 +87,11 @@ func (x *executor) repair(ctx context.Context, j *stewardJob, c *promote.Committ
 			return err
 		}
 		*c = promote.Committed{Epoch: j.epoch, Primary: c.Primary, Replicas: c.Replicas, Settings: settings}
+		// The config moved to this lease's epoch: route it in the same
+		// lease, or every sentinel would see the route older.
+		if err := x.writeRoute(ctx, j, *c, "self-fence restored"); err != nil {
+			return err
+		}
 		fallthrough
 	case promote.RepairSelfFence:
 		return x.step(ctx, promote.StepSelfFence, []string{r.Target}, d.Repoint, nil, func(ctx context.Context) error {

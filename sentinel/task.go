@@ -80,9 +80,19 @@ func (m *clusterMonitor) routeLoop(ctx context.Context) {
 		}
 		select {
 		case <-t.C:
+		case <-m.routePoke:
 		case <-ctx.Done():
 			return
 		}
+	}
+}
+
+// pokeRoute asks the route loop for a read now (a lease just ended: its
+// holder may have written the route).
+func (m *clusterMonitor) pokeRoute() {
+	select {
+	case m.routePoke <- struct{}{}:
+	default:
 	}
 }
 
@@ -190,9 +200,10 @@ func (m *clusterMonitor) stewardInput() promote.StewardInput {
 	if hb := m.cfg.Heartbeat; hb.Manage {
 		in.Heartbeat = hb.Period
 	}
-	// A read that started before this config was seen may predate its
-	// holder's own route write: wait for a fresh one.
-	if m.router != nil && m.route.known && c.Epoch > 0 && m.route.at.After(m.configSeen) {
+	// A read that started before this config was seen, or before the last
+	// lease ended, may predate that holder's own route write: wait for a
+	// fresh one, or every sentinel would take a lease to write it again.
+	if m.router != nil && m.route.known && c.Epoch > 0 && m.route.at.After(m.configSeen) && m.route.at.After(m.leaseEnded) {
 		var stored *route.Entry
 		if m.route.found {
 			e := m.route.entry

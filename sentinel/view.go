@@ -56,8 +56,10 @@ type ClusterView struct {
 	PausedUntil *time.Time `json:"paused_until,omitempty"`
 	// PreviousPrimary is the primary before the last failover, when the
 	// committed config names one.
-	PreviousPrimary string    `json:"previous_primary,omitempty"`
-	UpdatedAt       time.Time `json:"updated_at"`
+	PreviousPrimary string `json:"previous_primary,omitempty"`
+	// LastFailover is the last failover the committed config records.
+	LastFailover *LastFailover `json:"last_failover,omitempty"`
+	UpdatedAt    time.Time     `json:"updated_at"`
 }
 
 // InstanceView is one instance: its last observation and the detector's
@@ -161,3 +163,13 @@ func detectorView(a probe.Assessment) Detector {
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// LastFailover is the failover that made the committed config's primary.
+type LastFailover struct {
+	Epoch      uint64    `json:"epoch"`
+	At         time.Time `json:"at"`
+	OldPrimary string    `json:"old_primary"`
+	NewPrimary string    `json:"new_primary"`
+	// Committed is always true: only a committed failover is recorded.
+	Committed bool `json:"committed"`
+}
