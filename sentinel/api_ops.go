@@ -12,7 +12,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/imsentinel/imsentinel/quorum"
 	"github.com/imsentinel/imsentinel/quorum/store"
+	"github.com/imsentinel/imsentinel/quorum/transport"
 )
 
 // Limits of GET /v1/events.
@@ -54,6 +56,12 @@ type FleetMember struct {
 	Address string `json:"address"`
 	Self    bool   `json:"self"`
 	Alive   bool   `json:"alive"`
+	// Fingerprint is the voter-set fingerprint of its latest message;
+	// Compatible says whether it agrees with ours (the same set or one
+	// change away), Why what differs. Empty until it was heard.
+	Fingerprint string `json:"fingerprint,omitempty"`
+	Compatible  *bool  `json:"compatible,omitempty"`
+	Why         string `json:"why,omitempty"`
 }
 
 // FleetClusters is one cluster's agreement in GET /v1/fleet.
@@ -77,8 +85,18 @@ func (d *Daemon) getFleet(w http.ResponseWriter, _ *http.Request) {
 			resp.Conflicts = append(resp.Conflicts, c)
 		}
 	}
+	peers := map[quorum.MemberID]transport.Peer{}
+	if f, ok := d.fleet.(*fleet); ok && f != nil {
+		peers = f.conn.Peers()
+	}
 	for _, m := range d.cfg.Fleet.Members {
-		resp.Members = append(resp.Members, FleetMember{ID: m.ID, Address: m.Address, Self: m.ID == d.cfg.Sentinel.ID, Alive: alive[m.ID]})
+		fm := FleetMember{ID: m.ID, Address: m.Address, Self: m.ID == d.cfg.Sentinel.ID, Alive: alive[m.ID]}
+		if fm.Self {
+			fm.Fingerprint, fm.Compatible = resp.Fingerprint, ptr(true)
+		} else if p, ok := peers[quorum.MemberID(m.ID)]; ok {
+			fm.Fingerprint, fm.Compatible, fm.Why = string(p.Fingerprint), ptr(p.Compatible), p.Why
+		}
+		resp.Members = append(resp.Members, fm)
 	}
 	for _, m := range d.clusters {
 		v := m.view.Load()
@@ -90,6 +108,8 @@ func (d *Daemon) getFleet(w http.ResponseWriter, _ *http.Request) {
 	}
 	writeJSON(w, http.StatusOK, resp)
 }
+
+func ptr[T any](v T) *T { return &v }
 
 // EventsResponse is the answer of GET /v1/events.
 type EventsResponse struct {

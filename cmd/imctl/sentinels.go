@@ -55,13 +55,13 @@ func runSentinels(ctx context.Context, o *sentinelsOptions) error {
 	}
 	fmt.Fprintf(o.Out, "fleet %s, config fingerprint %s, as seen by %s (%s)\n\n", f.Fleet, orDash(f.Fingerprint), f.Sentinel, base)
 	tw := newTable(o.Out)
-	fmt.Fprintln(tw, "SENTINEL\tADDRESS\tALIVE\tSELF")
+	fmt.Fprintln(tw, "SENTINEL\tADDRESS\tALIVE\tSELF\tVOTER SET")
 	for _, m := range f.Members {
 		self := ""
 		if m.Self {
 			self = "*"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", m.ID, m.Address, yesNo(m.Alive), self)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", m.ID, m.Address, yesNo(m.Alive), self, voterSet(m))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -85,4 +85,18 @@ func runSentinels(ctx context.Context, o *sentinelsOptions) error {
 		fmt.Fprintf(o.Out, "CONFLICT: %s\n", c)
 	}
 	return nil
+}
+
+// voterSet says whether a member's voter set agrees with the answering
+// sentinel's.
+func voterSet(m fleetMember) string {
+	switch {
+	case m.Compatible == nil:
+		return "not heard yet"
+	case *m.Compatible && m.Fingerprint == "":
+		return "agrees"
+	case *m.Compatible:
+		return "agrees (" + m.Fingerprint + ")"
+	}
+	return "DIFFERS: " + orDash(m.Why)
 }

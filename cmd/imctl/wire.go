@@ -55,10 +55,13 @@ type fleetAnswer struct {
 }
 
 type fleetMember struct {
-	ID      string `json:"id"`
-	Address string `json:"address"`
-	Self    bool   `json:"self"`
-	Alive   bool   `json:"alive"`
+	ID          string `json:"id"`
+	Address     string `json:"address"`
+	Self        bool   `json:"self"`
+	Alive       bool   `json:"alive"`
+	Fingerprint string `json:"fingerprint"`
+	Compatible  *bool  `json:"compatible"`
+	Why         string `json:"why"`
 }
 
 type fleetCluster struct {

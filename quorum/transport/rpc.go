@@ -87,6 +87,29 @@ type Conn struct {
 	mu      sync.Mutex
 	pending map[uint64]pending
 	warned  map[warnKey]bool
+	peers   map[quorum.MemberID]Peer // what each sender's latest message said of its voter set
+}
+
+// Peer is what this sentinel last heard of another's voter set.
+type Peer struct {
+	Fingerprint quorum.Fingerprint `json:"fingerprint"`
+	// Compatible: its voter set is ours or one change away (DESIGN.md
+	// §5.1); Why says what differs otherwise.
+	Compatible bool      `json:"compatible"`
+	Why        string    `json:"why,omitempty"`
+	At         time.Time `json:"at"`
+}
+
+// Peers returns what each member's latest message said of its voter set:
+// the fleet's fingerprint agreement, for GET /v1/fleet.
+func (c *Conn) Peers() map[quorum.MemberID]Peer {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make(map[quorum.MemberID]Peer, len(c.peers))
+	for id, p := range c.peers {
+		out[id] = p
+	}
+	return out
 }
 
 type pending struct {
@@ -198,6 +221,18 @@ func (d *dispatcher) dispatch(m Message, local bool) {
 		return
 	}
 	reason := c.compatible(env)
+	if !local {
+		p := Peer{Fingerprint: env.Fingerprint, Compatible: reason == nil, At: time.Now()}
+		if reason != nil {
+			p.Why = reason.Error()
+		}
+		c.mu.Lock()
+		if c.peers == nil {
+			c.peers = map[quorum.MemberID]Peer{}
+		}
+		c.peers[env.From] = p
+		c.mu.Unlock()
+	}
 	if reason != nil {
 		c.warnOnce(env.From, string(env.Fingerprint), "refused a message from an incompatible voter set",
 			"sentinel", env.From, "kind", env.Kind, "fingerprint", env.Fingerprint, "err", reason)

@@ -1,11 +1,14 @@
 package failover
 
 import (
+	"bufio"
 	"bytes"
 	"fmt"
+	"io"
 	"os/exec"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/imsentinel/imsentinel/test/harness"
 )
@@ -85,5 +88,34 @@ func TestImctlAgainstARealFleet(t *testing.T) {
 	e.waitRouteOf(e.o.cluster, "the route names the chosen replica", to.Addr, seedEpoch)
 	if out, errOut, code := e.imctl("", "events", "--cluster", "sessions", "--limit", "1000"); code != 0 || !strings.Contains(out, "failover-done") {
 		t.Errorf("events: exit %d, no failover-done:\n%s\n%s", code, out, errOut)
+	}
+
+	// events --follow streams what happens next: a replica's SDOWN.
+	follow := exec.Command(harness.ImctlBinary(t), "events", "--follow", "--cluster", "sessions")
+	follow.Env = append(follow.Environ(), fmt.Sprintf("IMCTL_SENTINEL=127.0.0.1:%d", e.members[0].admin))
+	stream, err := follow.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := follow.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { follow.Process.Kill(); follow.Wait() }()
+	seen := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(stream)
+		for sc.Scan() {
+			if strings.Contains(sc.Text(), "sdown") && strings.Contains(sc.Text(), e.top.Replicas[1].Addr) {
+				close(seen)
+				break
+			}
+		}
+		io.Copy(io.Discard, stream)
+	}()
+	e.top.Replicas[1].Kill(t)
+	select {
+	case <-seen:
+	case <-time.After(deadline):
+		t.Errorf("imctl events --follow showed no sdown of %s", e.top.Replicas[1].Addr)
 	}
 }

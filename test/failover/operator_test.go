@@ -141,16 +141,15 @@ func TestOperatorFailoverThroughTheAdminAPI(t *testing.T) {
 	e.waitFollows(e.top.Primary, to) // the old primary answered: demoted at once
 }
 
-// A pause is committed fleet-wide: a primary killed while paused is not
-// failed over by any sentinel; resumed, the failover happens.
+// A pause (imctl cluster pause) is committed fleet-wide: a primary killed
+// while paused is not failed over by any sentinel; resumed (imctl cluster
+// resume), the failover happens.
 func TestPauseStopsAutomaticFailoverAndResumeLetsItHappen(t *testing.T) {
 	e := start(t, opts{})
 	defer e.dumpLogs()
 	seedEpoch := e.waitRoute("the steward routes the seed primary", e.top.Primary.Addr, 0)
-	pauseAt := e.members[2]
-	code, b := e.post(pauseAt, "/v1/clusters/"+e.o.cluster+"/pause", "", sentinel.PauseRequest{For: "10m"}, "")
-	if code != http.StatusOK {
-		t.Fatalf("pause: %d %s", code, b)
+	if out, errOut, code := e.imctl("", "cluster", "pause", e.o.cluster, "--for", "10m"); code != 0 {
+		t.Fatalf("imctl cluster pause: exit %d:\n%s\n%s", code, out, errOut)
 	}
 	harness.Eventually(t, deadline, "every sentinel sees the pause", func() error {
 		for _, m := range e.members {
@@ -181,9 +180,8 @@ func TestPauseStopsAutomaticFailoverAndResumeLetsItHappen(t *testing.T) {
 		t.Fatalf("%d failovers started while paused", n)
 	}
 
-	code, b = e.post(e.members[0], "/v1/clusters/"+e.o.cluster+"/resume", "", nil, "")
-	if code != http.StatusOK {
-		t.Fatalf("resume: %d %s", code, b)
+	if out, errOut, code := e.imctl("", "cluster", "resume", e.o.cluster); code != 0 {
+		t.Fatalf("imctl cluster resume: exit %d:\n%s\n%s", code, out, errOut)
 	}
 	e.waitNewPrimary(seedEpoch)
 }
