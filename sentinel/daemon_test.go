@@ -30,12 +30,13 @@ type fakeFleet struct {
 	role     map[string]probe.Role
 	replicas map[string][]string
 	probed   map[string]int
-	dialed   map[string]string // address → the Dial its prober got
+	dialed   map[string]string            // address → the Dial its prober got
+	redis    map[string]*probe.RedisFacts // replication facts to report, when set
 }
 
 func newFakeFleet() *fakeFleet {
 	return &fakeFleet{down: map[string]bool{}, writable: map[string]bool{}, primary: map[string]string{}, role: map[string]probe.Role{},
-		replicas: map[string][]string{}, probed: map[string]int{}, dialed: map[string]string{}}
+		replicas: map[string][]string{}, probed: map[string]int{}, dialed: map[string]string{}, redis: map[string]*probe.RedisFacts{}}
 }
 
 func (f *fakeFleet) setDown(addr string, down bool) {
@@ -82,6 +83,10 @@ func (p *fakeProber) Probe(ctx context.Context) probe.Observation {
 	obs.ReadOnly = obs.Role == probe.RoleReplica || !p.f.writable[p.t.Address]
 	obs.Primary = p.f.primary[p.t.Address]
 	obs.Replicas = append([]string(nil), p.f.replicas[p.t.Address]...)
+	if r := p.f.redis[p.t.Address]; r != nil {
+		c := *r
+		obs.Redis = &c
+	}
 	return obs
 }
 
