@@ -138,7 +138,7 @@ const (
 	ExcludedAmbiguous              // old lineage unknown and replicas disagree
 )
 
-var exclusionNames = [...]string{
+var exclusionNames = []string{
 	NotExcluded:          "",
 	ExcludedOldPrimary:   "old-primary",
 	ExcludedSDOWN:        "sdown",
@@ -192,6 +192,9 @@ type Verdict struct {
 	// LastIOSecondsAgo is master_last_io_seconds_ago; -1 when the link is
 	// down or unknown.
 	LastIOSecondsAgo int64 `json:"last_io_seconds_ago"`
+	// Received is what a MySQL replica received (GTID set or position), in
+	// canonical form; empty for Redis.
+	Received string `json:"received,omitempty"`
 }
 
 // Ranking is Rank's decision: which replica to promote and why, with a
