@@ -285,7 +285,7 @@ func (x *executor) runRedisFailover(ctx context.Context, j *failoverJob) failove
 			online := 0
 			if want > 0 {
 				wctx, cancel := context.WithTimeout(ctx, j.deadlines.Repoint/2)
-				online, _ = x.node(cur).WaitReplicas(wctx, want, sf.MaxLag, promotePoll*5)
+				online, _ = x.node(cur).WaitReplicas(wctx, want, sf.MaxLag, promotePoll)
 				cancel()
 			}
 			n := min(want, online)
@@ -384,7 +384,9 @@ func (x *executor) waitGate(ctx context.Context, j *failoverJob, demoted <-chan 
 			demoted = nil
 		default:
 		}
-		if !state.Fenced() {
+		// fast opens whatever the answer: asking a stopped old primary would
+		// only cost the probe's timeout.
+		if !state.Fenced() && j.plan.FenceWait != promote.FenceWaitFast {
 			state = oldState(ctx, probeOld)
 		}
 		g := promote.RouteGate(promote.GateInput{FenceWait: j.plan.FenceWait, OldPrimary: old, Old: state,

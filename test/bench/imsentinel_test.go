@@ -1,9 +1,11 @@
 package bench
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -21,9 +23,23 @@ type imMember struct {
 	s             *harness.Sentinel
 }
 
-// imsentinelConfig is one member's YAML: the profile's timings, JSON logs
-// at info (the lines read here are warn and info), one Redis cluster.
-func imsentinelConfig(p profile, m *imMember, members []*imMember, primary string) string {
+// imsentinelConfig is one member's YAML for the detection benchmark: the
+// profile's timings, JSON logs at info (the lines read here are warn and
+// info), a routing Redis (so the steward never writes to a stranger's
+// 127.0.0.1:6379, the default), one Redis cluster with nothing but its
+// seed primary and the defaults (self_fence max_lag 10s).
+func imsentinelConfig(p profile, m *imMember, members []*imMember, primary, routing string) string {
+	return imConfig(p, m, members, fmt.Sprintf("routing: {address: %q}\n", routing),
+		fmt.Sprintf("  - {name: %s, kind: redis, primary: %q, quorum: %d}\n", imCluster, primary, quorum))
+}
+
+// imCluster names the one cluster of a trial.
+const imCluster = "sessions"
+
+// imConfig is one member's YAML: the fleet, the profile's timings, JSON
+// logs at info, top (more top-level YAML, "" for none) and the clusters
+// list's entries.
+func imConfig(p profile, m *imMember, members []*imMember, top, clusters string) string {
 	var list []string
 	for _, o := range members {
 		list = append(list, fmt.Sprintf("{id: %s, address: \"127.0.0.1:%d\"}", o.id, o.gossip))
@@ -41,14 +57,13 @@ fleet: {name: bench, members: [%s]}
 gossip: {bind: "127.0.0.1:%d", profile: %s}
 admin: {listen: "127.0.0.1:%d"}
 log: {level: info}
-%sclusters:
-  - {name: sessions, kind: redis, primary: %q, quorum: %d}
-`, m.id, filepath.Join(m.dir, "data"), strings.Join(list, ", "), m.gossip, p.IM.Gossip, m.admin, tuning, primary, quorum)
+%s%sclusters:
+%s`, m.id, filepath.Join(m.dir, "data"), strings.Join(list, ", "), m.gossip, p.IM.Gossip, m.admin, top, tuning, clusters)
 }
 
 func imView(m *imMember) (sentinel.ClusterView, error) {
 	var v sentinel.ClusterView
-	if err := harness.AdminGet(m.admin, "/v1/clusters/sessions", &v); err != nil {
+	if err := harness.AdminGet(m.admin, "/v1/clusters/"+imCluster, &v); err != nil {
 		return v, fmt.Errorf("%s: %w", m.id, err)
 	}
 	return v, nil
@@ -83,15 +98,70 @@ func imReady(p profile, ms []*imMember, primary string) error {
 	return nil
 }
 
-// runImsentinel is one imsentinel trial: a fresh primary with two replicas,
-// a fresh fleet of three, kill -9 of the primary once the fleet is ready,
-// and the logs read once a leader is elected. Everything is stopped by its
-// own PID before it returns.
-func runImsentinel(b *testing.B, p profile) trial {
+// quietFor is how long the agreement must have been quiet before a fault.
+const quietFor = 2500 * time.Millisecond
+
+// imSettled: the fleet is ready (imReady), the steward has committed and
+// routed the seed primary and set its self-fence (min-replicas-max-lag
+// maxLag seconds), and no member's agreement has logged anything for
+// quietFor. After the abstention the steward carries out the repairs
+// queued since start-up under short steward leases, and members whose
+// observations lag ask again for repairs already done; a fault in the
+// middle of that would race them. Candidates back off up to 2 s between
+// attempts, hence 2.5 s.
+func imSettled(p profile, ms []*imMember, routing string, primary *harness.Redis, maxLag int) error {
+	if err := imReady(p, ms, primary.Addr); err != nil {
+		return err
+	}
+	if err := imSeeded(routing, primary, maxLag); err != nil {
+		return err
+	}
+	return imQuiet(ms, primary.Addr, time.Now())
+}
+
+// imQuiet: no agreement line (an election, a vote, a lease, a state
+// change) in any member's log within quietFor before now.
+func imQuiet(ms []*imMember, primary string, now time.Time) error {
+	for _, m := range ms {
+		evs, err := readEvents(m.s.LogPath, func(line string) (event, bool) { return parseImsentinel(m.id, primary, line) })
+		if err != nil {
+			return err
+		}
+		for _, e := range evs {
+			if now.Sub(e.At) < quietFor {
+				return fmt.Errorf("%s: agreement not quiet: %s at %s", m.id, e.Text, e.At.Format(time.StampMilli))
+			}
+		}
+	}
+	return nil
+}
+
+// imSeeded: the steward has committed and routed the seed primary and set
+// its self-fence (min-replicas-to-write 1, min-replicas-max-lag maxLag).
+func imSeeded(routing string, primary *harness.Redis, maxLag int) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	rc := benchClient(routing, time.Second)
+	defer rc.Close()
+	if p, err := rc.HGet(ctx, "imsentinel:route:"+imCluster, "primary").Result(); err != nil || p != primary.Addr {
+		return fmt.Errorf("route names %q (%v), want %s", p, err, primary.Addr)
+	}
+	pc := benchClient(primary.Addr, time.Second)
+	defer pc.Close()
+	v, err := pc.ConfigGet(ctx, "min-replicas-*").Result()
+	if err != nil {
+		return fmt.Errorf("CONFIG GET on the primary: %w", err)
+	}
+	if v["min-replicas-to-write"] != "1" || v["min-replicas-max-lag"] != strconv.Itoa(maxLag) {
+		return fmt.Errorf("primary's self-fence is %v, want min-replicas-to-write 1, min-replicas-max-lag %d", v, maxLag)
+	}
+	return nil
+}
+
+// startIMFleet starts three fresh imsentinels, config giving each its
+// YAML, and returns them and when the last one was started.
+func startIMFleet(b *testing.B, p profile, config func(m *imMember, ms []*imMember) string) ([]*imMember, time.Time) {
 	b.Helper()
-	start := time.Now()
-	rt := harness.StartRedisTopology(b, 2, harness.RedisOptions{})
-	primary := rt.Primary.Addr
 	var ms []*imMember
 	for _, id := range []string{"s1", "s2", "s3"} {
 		ms = append(ms, &imMember{id: id, admin: harness.FreePort(b), gossip: harness.FreePort(b), dir: b.TempDir()})
@@ -105,30 +175,65 @@ func runImsentinel(b *testing.B, p profile) trial {
 			time.Sleep(rand.N(p.IM.ProbeInterval))
 		}
 		m.s = harness.StartSentinel(b, harness.SentinelOptions{
-			Config: imsentinelConfig(p, m, ms, primary),
+			Config: config(m, ms),
 			Args:   []string{"--log-format", "json"},
 			Dir:    m.dir,
 		})
 		launched = time.Now()
 	}
-	defer func() {
-		var wg sync.WaitGroup
-		for _, m := range ms {
+	return ms, launched
+}
+
+// stopIMFleet stops every member by its own PID (SIGTERM, in parallel).
+func stopIMFleet(b *testing.B, ms []*imMember) {
+	var wg sync.WaitGroup
+	for _, m := range ms {
+		if m.s != nil {
 			wg.Go(func() { m.s.Stop(b) })
 		}
-		wg.Wait()
-		for _, r := range rt.All() {
+	}
+	wg.Wait()
+}
+
+// waitAbstention sleeps until a fresh fleet votes: a fresh data_dir
+// abstains from votes for one lease (DESIGN.md §5.6), so an election
+// before then is refused by everyone, which is a start-up cost, not the
+// failover latency measured here.
+func waitAbstention(p profile, launched time.Time) {
+	time.Sleep(time.Until(launched.Add(p.IM.Lease + abstainMargin)))
+}
+
+func imSources(ms []*imMember) []logSource {
+	srcs := make([]logSource, len(ms))
+	for i, m := range ms {
+		srcs[i] = logSource{id: m.id, s: m.s}
+	}
+	return srcs
+}
+
+// runImsentinel is one imsentinel trial: a fresh primary with two replicas,
+// a fresh fleet of three, kill -9 of the primary once the fleet is ready,
+// and the logs read once a leader is elected. Everything is stopped by its
+// own PID before it returns.
+func runImsentinel(b *testing.B, p profile) trial {
+	b.Helper()
+	start := time.Now()
+	routing := harness.StartRedis(b, harness.RedisOptions{})
+	rt := harness.StartRedisTopology(b, 2, harness.RedisOptions{})
+	primary := rt.Primary.Addr
+	ms, launched := startIMFleet(b, p, func(m *imMember, ms []*imMember) string {
+		return imsentinelConfig(p, m, ms, primary, routing.Addr)
+	})
+	defer func() {
+		stopIMFleet(b, ms)
+		for _, r := range append(rt.All(), routing) {
 			r.Kill(b)
 		}
 	}()
 	harness.Eventually(b, readyTimeout, "the imsentinel fleet is ready", func() error { return imReady(p, ms, primary) })
-	// A fresh data_dir abstains from votes for one lease (DESIGN.md §5.6):
-	// an election before then is refused by everyone, which is a start-up
-	// cost, not the failover latency measured here.
-	time.Sleep(time.Until(launched.Add(p.IM.Lease + abstainMargin)))
-	if err := imReady(p, ms, primary); err != nil {
-		b.Fatalf("imsentinel fleet no longer ready after the abstention: %v", err)
-	}
+	waitAbstention(p, launched)
+	harness.Eventually(b, readyTimeout, "the imsentinel fleet has settled (seed routed, self-fenced, agreement quiet)",
+		func() error { return imSettled(p, ms, routing.Addr, rt.Primary, 10) })
 	ready := time.Now()
 
 	// The abstention wait ends at a fixed phase of the last daemon's probe
@@ -137,11 +242,7 @@ func runImsentinel(b *testing.B, p profile) trial {
 	kill := time.Now()
 	rt.Primary.Kill(b)
 
-	srcs := make([]logSource, len(ms))
-	for i, m := range ms {
-		srcs[i] = logSource{id: m.id, s: m.s}
-	}
-	events := waitElected(b, "imsentinel", srcs, func(id, line string) (event, bool) { return parseImsentinel(id, primary, line) })
+	events := waitElected(b, "imsentinel", imSources(ms), func(id, line string) (event, bool) { return parseImsentinel(id, primary, line) })
 	a, err := analyze(kill, events, quorum)
 	if err != nil {
 		b.Fatalf("imsentinel trial: %v; events: %+v", err, events)

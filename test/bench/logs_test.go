@@ -17,7 +17,11 @@ const (
 	evCandidate = "candidate" // this sentinel asks for votes
 	evVote      = "vote"      // this sentinel grants its vote
 	evElected   = "elected"   // this sentinel won the election
-	evOther     = "other"     // any other agreement/failover event, kept for diagnosis
+	// The failover that follows (the failover benchmark).
+	evPromoteSent = "promote-sent" // Redis Sentinel sent REPLICAOF NO ONE (+failover-state-wait-promotion)
+	evPromoted    = "promoted"     // the chosen replica reports itself primary, as this sentinel saw
+	evRouted      = "routed"       // imsentinel wrote the route; Redis Sentinel switched the master
+	evOther       = "other"        // any other agreement/failover event, kept for diagnosis
 )
 
 // event is one line of a sentinel's log that matters here.
@@ -36,6 +40,9 @@ type imsentinelLine struct {
 	Instance string    `json:"instance"`
 	Epoch    uint64    `json:"epoch"`
 	Detail   string    `json:"detail"`
+	Step     string    `json:"step"`
+	// NewPrimary is on the failover executor's lines.
+	NewPrimary string `json:"new_primary"`
 }
 
 // parseImsentinel reduces one imsentinel JSON log line to an event. primary
@@ -57,12 +64,30 @@ func parseImsentinel(sentinel, primary, line string) (event, bool) {
 		kind = evSDOWN
 	case "agreement: odown":
 		kind = evODOWN
+	// Only failover leases: the steward's leases (repairs of a settled
+	// cluster, docs/failover.md) are other events.
 	case "agreement: electing":
-		kind = evCandidate
+		kind = evOther
+		if strings.Contains(l.Detail, "failover lease") {
+			kind = evCandidate
+		}
 	case "agreement: voted":
-		kind = evVote
+		kind = evOther
+		if strings.Contains(l.Detail, "(failover)") {
+			kind = evVote
+		}
 	case "agreement: elected":
-		kind = evElected
+		kind = evOther
+		if strings.Contains(l.Detail, "(failover)") {
+			kind = evElected
+		}
+	case "failover: promoted":
+		kind = evPromoted
+	case "step done":
+		if l.Step != "route" {
+			return event{}, false
+		}
+		kind = evRouted
 	case "instance answers again":
 		if l.Instance != primary {
 			return event{}, false
@@ -77,6 +102,12 @@ func parseImsentinel(sentinel, primary, line string) (event, bool) {
 	text := l.Msg
 	if l.Detail != "" {
 		text += ": " + l.Detail
+	}
+	if l.Step != "" {
+		text += " step=" + l.Step
+	}
+	if l.NewPrimary != "" {
+		text += " new_primary=" + l.NewPrimary
 	}
 	return event{Sentinel: sentinel, Kind: kind, At: l.Time, Text: text}, true
 }
@@ -112,6 +143,12 @@ func parseRedisSentinel(sentinel, master, line string) (event, bool) {
 		kind = evVote
 	case strings.HasPrefix(msg, "+elected-leader master "+master+" "):
 		kind = evElected
+	case strings.HasPrefix(msg, "+failover-state-wait-promotion ") && strings.Contains(msg, " @ "+master+" "):
+		kind = evPromoteSent
+	case strings.HasPrefix(msg, "+promoted-slave ") && strings.Contains(msg, " @ "+master+" "):
+		kind = evPromoted
+	case strings.HasPrefix(msg, "+switch-master "+master+" "):
+		kind = evRouted
 	case (strings.HasPrefix(msg, "+") || strings.HasPrefix(msg, "-")) && strings.Contains(msg, " "+master+" ") &&
 		!strings.HasPrefix(msg, "+sdown") && !strings.HasPrefix(msg, "+odown"):
 		kind = evOther
@@ -151,11 +188,18 @@ func TestParseLogLines(t *testing.T) {
 		{`{"time":"2026-01-02T03:04:05.123456789Z","level":"WARN","msg":"instance is subjectively down","cluster":"sessions","kind":"redis","instance":"127.0.0.1:7000","role":"primary","reason":"silent"}`, evSDOWN, true},
 		{`{"time":"2026-01-02T03:04:05.123456789Z","level":"INFO","msg":"instance is subjectively down","instance":"127.0.0.1:7001"}`, "", false},
 		{`{"time":"2026-01-02T03:04:05.2Z","level":"INFO","msg":"agreement: odown","epoch":0,"detail":"2/2"}`, evODOWN, true},
-		{`{"time":"2026-01-02T03:04:05.2Z","level":"INFO","msg":"agreement: electing","epoch":1}`, evCandidate, true},
-		{`{"time":"2026-01-02T03:04:05.2Z","level":"INFO","msg":"agreement: voted","epoch":1}`, evVote, true},
-		{`{"time":"2026-01-02T03:04:05.2Z","level":"INFO","msg":"agreement: elected","epoch":1}`, evElected, true},
+		{`{"time":"2026-01-02T03:04:05.2Z","level":"INFO","msg":"agreement: electing","epoch":1,"detail":"asking for a failover lease at epoch 1 (ODOWN: 2 of quorum 2 report SDOWN)"}`, evCandidate, true},
+		{`{"time":"2026-01-02T03:04:05.2Z","level":"INFO","msg":"agreement: voted","epoch":1,"detail":"granted to s2 for epoch 1 (failover)"}`, evVote, true},
+		{`{"time":"2026-01-02T03:04:05.2Z","level":"INFO","msg":"agreement: elected","epoch":1,"detail":"epoch 1 (failover) by s1: 2 of majority 2 granted (s1, s2); s3 no answer"}`, evElected, true},
+		{`{"time":"2026-01-02T03:04:05.2Z","level":"INFO","msg":"agreement: electing","epoch":1,"detail":"asking for a steward lease at epoch 1 (not ODOWN)"}`, evOther, true},
+		{`{"time":"2026-01-02T03:04:05.2Z","level":"INFO","msg":"agreement: voted","epoch":1,"detail":"granted to s2 for epoch 1 (steward)"}`, evOther, true},
+		{`{"time":"2026-01-02T03:04:05.2Z","level":"INFO","msg":"agreement: elected","epoch":1,"detail":"epoch 1 (steward) by s1: 2 of majority 2 granted (s1, s2)"}`, evOther, true},
 		{`{"time":"2026-01-02T03:04:05.2Z","level":"INFO","msg":"agreement: odown-cleared"}`, evOther, true},
 		{`{"time":"2026-01-02T03:04:05.2Z","level":"INFO","msg":"discovered instance"}`, "", false},
+		{`{"time":"2026-01-02T03:04:05.2Z","level":"INFO","msg":"failover: promoted","cluster":"sessions","epoch":3,"old_primary":"127.0.0.1:7000","new_primary":"127.0.0.1:7001","offset":42}`, evPromoted, true},
+		{`{"time":"2026-01-02T03:04:05.2Z","level":"INFO","msg":"step done","cluster":"sessions","step":"route","targets":["routing"],"epoch":3,"took":1000}`, evRouted, true},
+		{`{"time":"2026-01-02T03:04:05.2Z","level":"INFO","msg":"step done","cluster":"sessions","step":"promote","targets":["127.0.0.1:7001"],"epoch":3}`, "", false},
+		{`{"time":"2026-01-02T03:04:05.2Z","level":"WARN","msg":"step failed","cluster":"sessions","step":"route","epoch":3,"err":"down"}`, "", false},
 		{`panic: something`, "", false},
 	}
 	for _, c := range im {
@@ -184,6 +228,11 @@ func TestParseLogLines(t *testing.T) {
 		{`4242:X 05 Mar 2024 10:11:12.345 * Sentinel new configuration saved on disk`, "", false},
 		{`4242:X 05 Mar 2024 10:11:12.345 # +new-epoch 1`, "", false},
 		{`4242:X 05 Mar 2024 10:11:12.345 # +failover-state-select-slave master mymaster 127.0.0.1 6379`, evOther, true},
+		{`4242:X 05 Mar 2024 10:11:12.345 # +failover-state-wait-promotion slave 127.0.0.1:6380 127.0.0.1 6380 @ mymaster 127.0.0.1 6379`, evPromoteSent, true},
+		{`4242:X 05 Mar 2024 10:11:12.345 # +promoted-slave slave 127.0.0.1:6380 127.0.0.1 6380 @ mymaster 127.0.0.1 6379`, evPromoted, true},
+		{`4242:X 05 Mar 2024 10:11:12.345 # +switch-master mymaster 127.0.0.1 6379 127.0.0.1 6380`, evRouted, true},
+		{`4242:X 05 Mar 2024 10:11:12.345 # +switch-master other 127.0.0.1 6379 127.0.0.1 6380`, "", false},
+		{`4242:X 05 Mar 2024 10:11:12.345 * +slave-reconf-sent slave 127.0.0.1:6381 127.0.0.1 6381 @ mymaster 127.0.0.1 6379`, evOther, true},
 	}
 	for _, c := range rs {
 		e, ok := parseRedisSentinel("r1", "mymaster", c.line)

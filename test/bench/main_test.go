@@ -1,17 +1,25 @@
-// Package bench measures how fast imsentinel goes from a dead primary to an
-// elected failover leader, side by side with Redis Sentinel in the same run
-// on the same machine (DESIGN.md §8: benchmarks are benchmarks, reported as
-// ratios against Redis Sentinel). It asserts nothing about durations: it
-// fails only when something breaks (a process that will not start, a trial
-// without an election).
+// Package bench measures imsentinel side by side with Redis Sentinel in
+// the same run on the same machine (DESIGN.md §8: benchmarks are
+// benchmarks, reported as ratios against Redis Sentinel). Two benchmarks:
 //
-// Run it with `make bench`, or:
+//   - BenchmarkDetection: from a dead primary to an elected failover leader
+//     (detection_test.go), in the ci and lan profiles;
+//   - BenchmarkFailover: from a fault of the primary (kill -9, SIGSTOP) to
+//     the route written and clients writing on the new primary, with the
+//     acknowledged writes lost (failover_test.go), in the ci profile.
 //
-//	go test -run '^$' -bench Failover -benchtime 1x -timeout 30m ./test/bench/
+// They assert nothing about durations: they fail only when something
+// breaks (a process that will not start, a trial without an election).
 //
-// The benchmark function is only a driver: it runs once (-benchtime 1x) and
-// runs BENCH_TRIALS trials per system itself, so b.N means nothing here and
-// ns/op is suppressed. See failover_test.go for what a trial measures and how.
+// Run them with `make bench` (both; BENCH=Detection or BENCH=Failover for
+// one), or:
+//
+//	go test -run '^$' -bench Failover -benchtime 1x -timeout 60m ./test/bench/
+//
+// Each benchmark function is only a driver: it runs once (-benchtime 1x)
+// and runs its trials itself (BENCH_TRIALS, BENCH_FAILOVER_TRIALS), so b.N
+// means nothing here and ns/op is suppressed. `go test ./test/bench` without
+// -bench runs only the log parsers' and the analyses' unit tests.
 package bench
 
 import (

@@ -6,6 +6,7 @@ import (
 	"math"
 	"slices"
 	"sort"
+	"testing"
 	"time"
 )
 
@@ -172,4 +173,94 @@ func summarize(xs []float64) summary {
 	}
 	rank := int(math.Ceil(0.9*float64(n))) - 1
 	return summary{N: n, Median: med, P90: s[rank], Min: s[0], Max: s[n-1]}
+}
+
+// logTimes is what a failover trial reads from its sentinels' logs, in ms.
+type logTimes struct {
+	Leader  string             `json:"leader"`
+	Metrics map[string]float64 `json:"metrics_ms"`
+}
+
+// analyzeFailover reads a failover from its sentinels' events: the leader
+// is the sentinel that logged the promotion (imsentinel `failover:
+// promoted`, Redis Sentinel `+promoted-slave`); its election is its last
+// elected line before that. It fails when no promotion or no election of
+// the promoting sentinel was logged after the fault.
+func analyzeFailover(fault time.Time, events []event) (logTimes, error) {
+	since := fault.Add(-time.Millisecond) // Redis Sentinel truncates to the ms
+	var evs []event
+	for _, e := range events {
+		if !e.At.Before(since) {
+			evs = append(evs, e)
+		}
+	}
+	sort.SliceStable(evs, func(i, j int) bool { return evs[i].At.Before(evs[j].At) })
+	lt := logTimes{Metrics: map[string]float64{}}
+	var promoted time.Time
+	for _, e := range evs {
+		if e.Kind == evPromoted {
+			promoted, lt.Leader = e.At, e.Sentinel
+			break
+		}
+	}
+	if lt.Leader == "" {
+		return lt, fmt.Errorf("no sentinel logged a promotion after the fault")
+	}
+	var elected, sent time.Time
+	for _, e := range evs {
+		if e.Sentinel != lt.Leader || e.At.After(promoted) {
+			continue
+		}
+		switch e.Kind {
+		case evElected:
+			elected, sent = e.At, time.Time{}
+		case evPromoteSent:
+			sent = e.At
+		}
+	}
+	if elected.IsZero() {
+		return lt, fmt.Errorf("%s logged the promotion but no election before it", lt.Leader)
+	}
+	lt.Metrics["fault_to_elected"] = msSince(fault, elected)
+	lt.Metrics["promotion"] = msSince(elected, promoted)
+	if !sent.IsZero() {
+		lt.Metrics["promotion_sent"] = msSince(elected, sent)
+	}
+	for _, e := range evs {
+		if e.Kind == evRouted && !e.At.Before(promoted) {
+			lt.Metrics["fault_to_route_log"] = msSince(fault, e.At)
+			lt.Metrics["elected_to_route"] = msSince(elected, e.At)
+			break
+		}
+	}
+	return lt, nil
+}
+
+func TestAnalyzeFailover(t *testing.T) {
+	t0 := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
+	at := func(ms float64) time.Time { return t0.Add(time.Duration(ms * float64(time.Millisecond))) }
+	evs := []event{
+		{Sentinel: "s1", Kind: evElected, At: at(-5000)}, // an earlier failover: ignored
+		{Sentinel: "s2", Kind: evElected, At: at(900)},   // won, but s3 promoted
+		{Sentinel: "s3", Kind: evElected, At: at(1000)},
+		{Sentinel: "s3", Kind: evPromoteSent, At: at(1100)},
+		{Sentinel: "s3", Kind: evPromoted, At: at(1200)},
+		{Sentinel: "s1", Kind: evRouted, At: at(1500)},
+		{Sentinel: "s3", Kind: evRouted, At: at(1400)},
+	}
+	got, err := analyzeFailover(t0, evs)
+	if err != nil {
+		t.Fatalf("analyzeFailover: %v", err)
+	}
+	want := map[string]float64{"fault_to_elected": 1000, "promotion": 200, "promotion_sent": 100, "fault_to_route_log": 1400,
+		"elected_to_route": 400}
+	if got.Leader != "s3" || !maps.Equal(got.Metrics, want) {
+		t.Errorf("analyzeFailover = %s %v, want s3 %v", got.Leader, got.Metrics, want)
+	}
+	if _, err := analyzeFailover(t0, evs[:4]); err == nil {
+		t.Errorf("analyzeFailover without a promotion: no error")
+	}
+	if _, err := analyzeFailover(t0, []event{{Sentinel: "s1", Kind: evPromoted, At: at(10)}}); err == nil {
+		t.Errorf("analyzeFailover with a promotion but no election: no error")
+	}
 }

@@ -128,6 +128,46 @@ func rsReady(ms []*rsMember) error {
 	return nil
 }
 
+// startRSFleet starts three fresh Redis Sentinels monitoring primary, at
+// random offsets within one PING period (one a second) so their phases
+// are unrelated, as for imsentinel.
+func startRSFleet(b *testing.B, p profile, launcher string, primary *harness.Redis) []*rsMember {
+	b.Helper()
+	var ms []*rsMember
+	for i, id := range []string{"r1", "r2", "r3"} {
+		if i > 0 {
+			time.Sleep(rand.N(time.Second))
+		}
+		m := &rsMember{id: id, port: harness.FreePort(b)}
+		dir := b.TempDir()
+		m.s = harness.StartSentinel(b, harness.SentinelOptions{
+			Config: redisSentinelConfig(p, m.port, dir, primary),
+			Binary: launcher,
+			Dir:    dir,
+		})
+		ms = append(ms, m)
+	}
+	return ms
+}
+
+// stopRSFleet stops every Redis Sentinel by its own PID (SIGTERM, in
+// parallel).
+func stopRSFleet(b *testing.B, ms []*rsMember) {
+	var wg sync.WaitGroup
+	for _, m := range ms {
+		wg.Go(func() { m.s.Stop(b) })
+	}
+	wg.Wait()
+}
+
+func rsSources(ms []*rsMember) []logSource {
+	srcs := make([]logSource, len(ms))
+	for i, m := range ms {
+		srcs[i] = logSource{id: m.id, s: m.s}
+	}
+	return srcs
+}
+
 // runRedisSentinel is one Redis Sentinel trial, the same as runImsentinel:
 // a fresh topology, three fresh sentinels, kill -9 of the primary once they
 // all know each other, the logs read once a leader is elected.
@@ -135,28 +175,9 @@ func runRedisSentinel(b *testing.B, p profile, launcher string) trial {
 	b.Helper()
 	start := time.Now()
 	rt := harness.StartRedisTopology(b, 2, harness.RedisOptions{})
-	var ms []*rsMember
-	for i, id := range []string{"r1", "r2", "r3"} {
-		if i > 0 {
-			// As for imsentinel: spread the PING phases (one PING a
-			// second) as unrelated starts would.
-			time.Sleep(rand.N(time.Second))
-		}
-		m := &rsMember{id: id, port: harness.FreePort(b)}
-		dir := b.TempDir()
-		m.s = harness.StartSentinel(b, harness.SentinelOptions{
-			Config: redisSentinelConfig(p, m.port, dir, rt.Primary),
-			Binary: launcher,
-			Dir:    dir,
-		})
-		ms = append(ms, m)
-	}
+	ms := startRSFleet(b, p, launcher, rt.Primary)
 	defer func() {
-		var wg sync.WaitGroup
-		for _, m := range ms {
-			wg.Go(func() { m.s.Stop(b) })
-		}
-		wg.Wait()
+		stopRSFleet(b, ms)
 		for _, r := range rt.All() {
 			r.Kill(b)
 		}
@@ -169,11 +190,7 @@ func runRedisSentinel(b *testing.B, p profile, launcher string) trial {
 	kill := time.Now()
 	rt.Primary.Kill(b)
 
-	srcs := make([]logSource, len(ms))
-	for i, m := range ms {
-		srcs[i] = logSource{id: m.id, s: m.s}
-	}
-	events := waitElected(b, "Redis Sentinel", srcs, func(id, line string) (event, bool) { return parseRedisSentinel(id, masterName, line) })
+	events := waitElected(b, "Redis Sentinel", rsSources(ms), func(id, line string) (event, bool) { return parseRedisSentinel(id, masterName, line) })
 	a, err := analyze(kill, events, quorum)
 	if err != nil {
 		b.Fatalf("Redis Sentinel trial: %v; events: %+v", err, events)
