@@ -372,3 +372,24 @@ func TestJSONRoundTrip(t *testing.T) {
 		t.Error("unknown exclusion accepted")
 	}
 }
+
+func TestPlanMySQLGolden(t *testing.T) {
+	rk := Ranking{Cluster: "msg-01", OldPrimary: "10.0.2.1:3306", Chosen: "10.0.2.2:3306", Why: "promote 10.0.2.2:3306"}
+	d := Deadlines{Fence: time.Second, Promote: 3 * time.Second, Repoint: 3 * time.Second, Commit: 2 * time.Second, Route: 2 * time.Second}
+	for _, c := range []struct {
+		file string
+		in   MySQLPlanInput
+	}{
+		{"plan_mysql_strict.golden", MySQLPlanInput{Ranking: rk, FenceWait: FenceWaitStrict, SemiSync: true,
+			Reachable: []string{"10.0.2.3:3306"}, Deadlines: d, CatchUp: 30 * time.Second, Lease: 9500 * time.Millisecond}},
+		{"plan_mysql_strict_unreachable.golden", MySQLPlanInput{Ranking: rk, FenceWait: FenceWaitStrict, SemiSync: true,
+			Unreachable: []string{"10.0.2.3:3306"}, Deadlines: d, CatchUp: 30 * time.Second, Lease: 9500 * time.Millisecond}},
+	} {
+		t.Run(c.file, func(t *testing.T) {
+			golden(t, c.file, PlanMySQLFailover(c.in).String())
+		})
+	}
+	if p := PlanMySQLFailover(MySQLPlanInput{Ranking: Ranking{Cluster: "msg-01", Why: "no replica"}}); len(p.Steps) != 0 || p.Why != "no replica" {
+		t.Errorf("no candidate: %+v", p)
+	}
+}
