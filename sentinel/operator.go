@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"strings"
 	"time"
 
 	"github.com/imsentinel/imsentinel/probe"
@@ -130,6 +131,9 @@ func (m *clusterMonitor) overrides(j *failoverJob, to string, now time.Time) []s
 	}
 	if st.State == quorum.StateVantageBlocked {
 		out = append(out, "replica vantage: "+st.Vantage)
+	}
+	if strings.Contains(st.Tally, "in cooldown") {
+		out = append(out, "the cooldown after the last failover (failover.cooldown): an automatic failover would need every live sentinel's SDOWN")
 	}
 	if until, ok := m.pausedUntil(); ok && now.Before(until) {
 		out = append(out, "the cluster is paused until "+until.Format(time.RFC3339))
