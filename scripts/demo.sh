@@ -269,6 +269,8 @@ say "imctl status"
 "$BIN/imctl" status
 pause
 
+settled() { "$BIN/imctl" status | grep '^sessions ' | grep -q ' ok '; }
+LOG_ON_FAIL="$SANDBOX/s1.log" wait_until 60 "the fleet to settle (no lease held)" settled
 NEW=$("$BIN/imctl" route get sessions -o json | grep -o '"primary": *"[^"]*"' | grep -o '127.0.0.1:[0-9]*')
 OTHER=127.0.0.1:$R3
 [ "$NEW" = "$OTHER" ] && OTHER=127.0.0.1:$R2

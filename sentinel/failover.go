@@ -128,7 +128,7 @@ func (x *executor) first(ctx context.Context, addr string) error {
 	}
 	n, err := x.node(addr).KillOtherSessions(ctx)
 	if err != nil {
-		return fmt.Errorf("kill other sentinels' sessions on %s: %w", addr, err)
+		return err // it names the node and what was being done
 	}
 	if n > 0 {
 		x.m.log.Info("killed other sentinels' admin sessions before the first write", "instance", addr, "killed", n, "epoch", x.epoch)

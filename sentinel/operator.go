@@ -177,9 +177,11 @@ func (m *clusterMonitor) op(ctx context.Context, r *opRequest) opReply {
 }
 
 // operatorLeaseTimeout bounds how long an operator request waits for the
-// fleet to grant its lease: a few election rounds.
+// fleet to grant its lease: voters bound to another holder (a steward
+// repairing, or one that died) grant nothing before its lease ends, so one
+// lease and a few election rounds.
 func (m *clusterMonitor) operatorLeaseTimeout() time.Duration {
-	return max(3*m.agParams.ElectionTimeout, 2*time.Second)
+	return m.agParams.Lease + 3*m.agParams.ElectionTimeout
 }
 
 // lease gets an operator lease for the request, with the reason a person

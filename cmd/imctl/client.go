@@ -22,6 +22,9 @@ import (
 const (
 	defaultSentinel = "127.0.0.1:7070" // admin.listen's default
 	defaultTimeout  = 10 * time.Second
+	// operatorTimeout waits for an operator lease: voters bound to another
+	// holder wait out its lease (failover.lease, default 10s) first.
+	operatorTimeout = 30 * time.Second
 	mimeJSON        = "application/json"
 	mimeNDJSON      = "application/x-ndjson"
 	maxAnswer       = 16 << 20 // bytes of one JSON answer or one streamed line
@@ -40,11 +43,16 @@ type apiOptions struct {
 	Token string
 }
 
-func addAPIFlags(cmd *cobra.Command, o *apiOptions) {
+func addAPIFlags(cmd *cobra.Command, o *apiOptions) { addAPIFlagsTimeout(cmd, o, defaultTimeout) }
+
+// addAPIFlagsTimeout is addAPIFlags for a command whose answer waits for
+// the fleet (an operator lease: its voters may be bound to another holder
+// for up to a lease), with its own default timeout.
+func addAPIFlagsTimeout(cmd *cobra.Command, o *apiOptions, timeout time.Duration) {
 	cmd.Flags().StringSliceVar(&o.Sentinels, "sentinel", []string{defaultSentinel},
 		"admin API of a sentinel, host:port or URL; repeat or comma-separate: the first that answers is used (env IMCTL_SENTINEL)")
 	addOutputFlag(cmd, &o.Output)
-	cmd.Flags().DurationVar(&o.Timeout, "timeout", defaultTimeout,
+	cmd.Flags().DurationVar(&o.Timeout, "timeout", timeout,
 		"how long to wait for each sentinel to answer (a stream: to start)")
 }
 

@@ -48,7 +48,7 @@ sentinel's answer.`,
 			return runPause(cmd.Context(), o)
 		},
 	}
-	addAPIFlags(cmd, &o.apiOptions)
+	addAPIFlagsTimeout(cmd, &o.apiOptions, operatorTimeout)
 	cmd.Flags().DurationVar(&o.For, "for", 0, "how long to pause, a Go duration (30m, 2h), at most 168h (default the sentinel's 1h)")
 	return cmd
 }
@@ -70,7 +70,7 @@ sentinel's answer.`,
 			return runPause(cmd.Context(), o)
 		},
 	}
-	addAPIFlags(cmd, &o.apiOptions)
+	addAPIFlagsTimeout(cmd, &o.apiOptions, operatorTimeout)
 	return cmd
 }
 

@@ -64,7 +64,7 @@ sentinel's JSON: the dry run's answer, then each streamed line (NDJSON).`,
 			return runFailover(cmd.Context(), o)
 		},
 	}
-	addAPIFlags(cmd, &o.apiOptions)
+	addAPIFlagsTimeout(cmd, &o.apiOptions, operatorTimeout)
 	f := cmd.Flags()
 	f.StringVar(&o.To, "to", "", "the replica to promote, as cluster show names it (default: the ranking's choice)")
 	f.BoolVar(&o.DryRun, "dry-run", false, "print the plan and the ranking; elect and change nothing")
