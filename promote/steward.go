@@ -87,10 +87,66 @@ type Node struct {
 // answering is the node's latest observation when it answered fully.
 func (n Node) answering() (*probe.Observation, bool) {
 	o := n.Observation
-	if n.SDOWN || o == nil || !o.Reachable || o.Redis == nil || o.Redis.Loading {
+	if n.SDOWN || o == nil || !o.Reachable || (o.Redis == nil && o.MySQL == nil) || (o.Redis != nil && o.Redis.Loading) {
 		return nil, false
 	}
 	return o, true
+}
+
+// MySQLRepairs lists what a steward lease should repair in a MySQL or
+// MariaDB cluster at this stage: commit the seed when observation agrees,
+// and write a route that is absent or older than the committed config.
+// Role repairs (rejoining a returning primary, which needs an errant check)
+// and heartbeat repairs are not done yet.
+func MySQLRepairs(in StewardInput) []Repair {
+	c := in.Committed
+	byAddr := map[string]Node{}
+	for _, n := range in.Nodes {
+		byAddr[n.Address] = n
+	}
+	o, up := byAddr[c.Primary].answering()
+	if !up || o.Role != probe.RolePrimary || o.MySQL == nil {
+		return nil
+	}
+	if c.Epoch == 0 {
+		return seedRepair(in)
+	}
+	return routeRepair(in, nil)
+}
+
+// seedRepair commits the seed when it answers as the only writable
+// primary; nil when observation disagrees.
+func seedRepair(in StewardInput) []Repair {
+	c := in.Committed
+	var replicas []string
+	for _, n := range in.Nodes {
+		o, ok := n.answering()
+		if !ok || n.Address == c.Primary {
+			continue
+		}
+		if o.Role == probe.RolePrimary && !o.ReadOnly {
+			return nil // two writable nodes: observe, don't act (§5.9)
+		}
+		if o.Role == probe.RoleReplica && probe.MapAddress(in.AddressMap, o.Primary) == c.Primary {
+			replicas = append(replicas, n.Address)
+		}
+	}
+	slices.Sort(replicas)
+	return []Repair{{Kind: RepairCommitSeed, Target: c.Primary, Replicas: replicas,
+		Why: fmt.Sprintf("nothing committed yet: the seed %s answers as the primary with %d %s", c.Primary,
+			len(replicas), plural(len(replicas), "replica", "replicas"))}}
+}
+
+// routeRepair appends the route repair to out when the route needs one.
+func routeRepair(in StewardInput, out []Repair) []Repair {
+	if in.RouteKnown && in.RouteNeedsWrite {
+		r := Repair{Kind: RepairRoute, Target: TargetRouting, Why: in.RouteWhy}
+		if in.RoutePrimary != in.Committed.Primary {
+			r.OldPrimary = in.RoutePrimary
+		}
+		out = append(out, r)
+	}
+	return out
 }
 
 // StewardInput is what RedisRepairs decides from.
@@ -154,28 +210,12 @@ func RedisRepairs(in StewardInput) []Repair {
 		byAddr[n.Address] = n
 	}
 	primaryObs, primaryUp := byAddr[c.Primary].answering()
-	if !primaryUp || primaryObs.Role != probe.RolePrimary {
+	if !primaryUp || primaryObs.Role != probe.RolePrimary || primaryObs.Redis == nil {
 		return nil // nothing to repair against: a failover's business, or a person's
 	}
 	var out []Repair
 	if c.Epoch == 0 {
-		var replicas []string
-		for _, n := range in.Nodes {
-			o, ok := n.answering()
-			if !ok || n.Address == c.Primary {
-				continue
-			}
-			if o.Role == probe.RolePrimary && !o.ReadOnly {
-				return nil // two writable nodes: observe, don't act (§5.9)
-			}
-			if o.Role == probe.RoleReplica && probe.MapAddress(in.AddressMap, o.Primary) == c.Primary {
-				replicas = append(replicas, n.Address)
-			}
-		}
-		slices.Sort(replicas)
-		return []Repair{{Kind: RepairCommitSeed, Target: c.Primary, Replicas: replicas,
-			Why: fmt.Sprintf("nothing committed yet: the seed %s answers as the primary with %d %s", c.Primary,
-				len(replicas), plural(len(replicas), "replica", "replicas"))}}
+		return seedRepair(in)
 	}
 
 	primaryFacts := primaryObs.Redis
@@ -228,14 +268,7 @@ func RedisRepairs(in StewardInput) []Repair {
 			}
 		}
 	}
-	if in.RouteKnown && in.RouteNeedsWrite {
-		r := Repair{Kind: RepairRoute, Target: TargetRouting, Why: in.RouteWhy}
-		if in.RoutePrimary != c.Primary {
-			r.OldPrimary = in.RoutePrimary
-		}
-		out = append(out, r)
-	}
-	return out
+	return routeRepair(in, out)
 }
 
 // onlineReplicas counts a primary's replicas that are online and acked

@@ -90,13 +90,14 @@ type clusterMonitor struct {
 	done      chan struct{} // closed when run returns
 
 	// executors (DESIGN.md §6), set by the daemon
-	router     routeWriter                  // nil: no routing Redis (tests)
-	newAdmin   func(addr string) redisAdmin // nil: this sentinel never writes to nodes
-	steps      config.Steps
-	fleetName  string
-	routeReads chan routeRead
-	taskDone   chan taskResult
-	runCtx     context.Context
+	router        routeWriter                  // nil: no routing Redis (tests)
+	newAdmin      func(addr string) redisAdmin // nil: this sentinel never writes to nodes
+	newMySQLAdmin func(addr string) mysqlAdmin
+	steps         config.Steps
+	fleetName     string
+	routeReads    chan routeRead
+	taskDone      chan taskResult
+	runCtx        context.Context
 	// taskConds are the conditions the running executor raised
 	// (RouteWaitsForFence, SelfFenceRelaxed); cleared when it ends.
 	taskConds atomic.Pointer[[]Condition]
@@ -205,6 +206,7 @@ func newClusterMonitor(c config.ClusterConfig, d *Daemon) (*clusterMonitor, erro
 	}
 	if d.executors {
 		m.newAdmin = d.redisAdmin(c)
+		m.newMySQLAdmin = d.mysqlAdmin(c)
 	}
 	m.publish(time.Time{})
 	return m, nil

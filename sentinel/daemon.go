@@ -14,6 +14,7 @@ import (
 	"github.com/imsentinel/imsentinel/probe"
 	"github.com/imsentinel/imsentinel/probe/mysqlprobe"
 	"github.com/imsentinel/imsentinel/probe/redisprobe"
+	"github.com/imsentinel/imsentinel/promote/mysqlnode"
 	"github.com/imsentinel/imsentinel/promote/redisnode"
 	"github.com/imsentinel/imsentinel/promote/route"
 	"github.com/imsentinel/imsentinel/quorum"
@@ -73,6 +74,14 @@ func (d *Daemon) redisAdmin(cluster config.ClusterConfig) func(addr string) redi
 		return redisnode.Open(redisnode.Options{Address: addr, Username: cluster.Credentials.Username,
 			Password: cluster.Credentials.Password.Reveal(), Fleet: d.cfg.Fleet.Name, Sentinel: d.cfg.Sentinel.ID,
 			Timeout: adminTimeout})
+	}
+}
+
+// mysqlAdmin opens an admin connection to one MySQL node of a cluster.
+func (d *Daemon) mysqlAdmin(cluster config.ClusterConfig) func(addr string) mysqlAdmin {
+	return func(addr string) mysqlAdmin {
+		return mysqlnode.Open(mysqlnode.Options{Address: addr, Username: cluster.Credentials.Username,
+			Password: cluster.Credentials.Password.Reveal(), Timeout: adminTimeout})
 	}
 }
 

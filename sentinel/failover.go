@@ -85,8 +85,9 @@ type executor struct {
 	m     *clusterMonitor
 	epoch uint64
 
-	mu    sync.Mutex
-	nodes map[string]redisAdmin
+	mu     sync.Mutex
+	nodes  map[string]redisAdmin
+	mnodes map[string]mysqlAdmin
 	// fenced names the nodes whose other-sentinel sessions were killed by
 	// this holder: the first write there comes after it (§5.6).
 	fenced map[string]bool
@@ -111,6 +112,11 @@ func (x *executor) close() {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	for addr, n := range x.nodes {
+		if err := n.Close(); err != nil {
+			x.m.log.Debug("close admin connection", "instance", addr, "err", err)
+		}
+	}
+	for addr, n := range x.mnodes {
 		if err := n.Close(); err != nil {
 			x.m.log.Debug("close admin connection", "instance", addr, "err", err)
 		}

@@ -116,7 +116,7 @@ func (m *clusterMonitor) noteRoute(r routeRead) {
 // whose lease is gone, and asks for a steward lease when the cluster needs
 // a repair. Called at the end of every agreement tick.
 func (m *clusterMonitor) steer(now time.Time) {
-	if m.ag == nil || m.kind != probe.KindRedis || m.cfg.Mode == config.ModeObserve || m.newAdmin == nil {
+	if m.ag == nil || m.cfg.Mode == config.ModeObserve || m.newAdmin == nil {
 		return
 	}
 	l, held := m.ag.Lease(now)
@@ -127,6 +127,9 @@ func (m *clusterMonitor) steer(now time.Time) {
 		return
 	}
 	switch {
+	case held && l.Reason == quorum.ReasonFailover && m.kind == probe.KindMySQL:
+		m.stewardWanted = false
+		m.startMySQLFailover(now, l)
 	case held && l.Reason == quorum.ReasonFailover:
 		m.stewardWanted = false
 		m.startFailover(now, l)
@@ -153,7 +156,7 @@ func (m *clusterMonitor) wantSteward(now time.Time) {
 	if m.status.State != quorum.StateOK || now.Before(m.nextSteward) || len(m.pendingLease) > 0 {
 		return // an operator's (or a test's) request comes first
 	}
-	repairs := promote.RedisRepairs(m.stewardInput())
+	repairs := m.repairs(m.stewardInput())
 	if len(repairs) == 0 {
 		return
 	}
@@ -458,7 +461,7 @@ func (m *clusterMonitor) trackLineage(addr string, obs probe.Observation) {
 // just won; with none left it releases the lease at once.
 func (m *clusterMonitor) startSteward(now time.Time, l quorum.Lease) {
 	in := m.stewardInput()
-	repairs := promote.RedisRepairs(in)
+	repairs := m.repairs(in)
 	if len(repairs) == 0 {
 		m.stewardWanted = false
 		m.endTask(now)
@@ -518,4 +521,109 @@ func (m *clusterMonitor) gateFromObservations(old string) promote.GateInput {
 // the address: the process is gone, so it acknowledges nothing.
 func refusedConnection(err string) bool {
 	return strings.Contains(err, "connection refused")
+}
+
+// repairs lists the steward's repairs for the cluster's kind.
+func (m *clusterMonitor) repairs(in promote.StewardInput) []promote.Repair {
+	if m.kind == probe.KindMySQL {
+		return promote.MySQLRepairs(in)
+	}
+	return promote.RedisRepairs(in)
+}
+
+// startMySQLFailover plans a MySQL failover under the lease just won and
+// starts its executor (as startFailover does for Redis).
+func (m *clusterMonitor) startMySQLFailover(now time.Time, l quorum.Lease) {
+	m.ag.Want(l.Reason, false)
+	j, why := m.planMySQLFailover(now, l)
+	if j == nil {
+		m.log.Error("failover: nothing to promote", "epoch", l.Epoch, "why", why)
+		m.append(EventFailoverDone, now, map[string]any{"epoch": l.Epoch, "committed": false, "why": why})
+		m.holdFailovers(now, "the last failover found nothing to promote: "+why)
+		m.endTask(now)
+		return
+	}
+	m.log.Info("failover: planned", "epoch", l.Epoch, "plan", j.plan.String())
+	m.append(EventFailoverPlan, now, map[string]any{"epoch": l.Epoch, "plan": j.plan, "ranking": j.ranking, "roll_forward": j.rollFrom})
+	m.launch(l, func(ctx context.Context, x *executor) taskResult {
+		out := x.runMySQLFailover(ctx, j)
+		return taskResult{failover: &out}
+	})
+}
+
+// planMySQLFailover ranks the replicas of the failed primary (errant
+// transactions judged against the primaries this sentinel knows of: the
+// old one, and the previous one of the committed config) and plans.
+func (m *clusterMonitor) planMySQLFailover(now time.Time, l quorum.Lease) (*mysqlJob, string) {
+	old := m.primary()
+	in := promote.MySQLRankInput{Cluster: m.cfg.Name, OldPrimary: old, AddressMap: m.addrMap,
+		MaxObservationAge: 2*m.detector.MinDownAfter + m.detector.Interval, MaxBroken: m.detector.DownAfter}
+	var semi bool
+	var semiTO time.Duration
+	for _, addr := range []string{old, m.ag.Config().Settings[promote.SettingPreviousPrimary]} {
+		if i := m.instances[addr]; i != nil && i.lastReachable != nil && i.lastReachable.MySQL != nil {
+			f := i.lastReachable.MySQL
+			in.PrimaryServerIDs = append(in.PrimaryServerIDs, f.ServerID)
+			if f.ServerUUID != "" {
+				in.PrimaryUUIDs = append(in.PrimaryUUIDs, f.ServerUUID)
+			}
+			if addr == old {
+				semi, semiTO = f.SemiSync.PrimaryEnabled, f.SemiSync.Timeout
+			}
+		}
+	}
+	for _, addr := range m.order {
+		if addr == old {
+			continue
+		}
+		i := m.instances[addr]
+		c := promote.Candidate{Address: addr, SDOWN: i.sdown, Priority: m.priorityOf(addr)}
+		if i.last != nil {
+			c.Observation = *i.last
+		} else {
+			c.Observation = probe.Observation{Instance: addr, Error: "never probed"}
+		}
+		in.Candidates = append(in.Candidates, c)
+	}
+	rk := promote.RankMySQL(in, now)
+	var roll *quorum.Intent
+	if it, ok := m.ag.LastIntent(); ok && it.Epoch < l.Epoch && it.OldPrimary == old && it.Target != old &&
+		slices.Contains([]string{promote.StepStopIO, promote.StepPromote, promote.StepRepoint}, it.Step) {
+		if t := m.instances[it.Target]; t != nil && !t.sdown && t.last != nil && t.last.Reachable {
+			rk.Chosen = it.Target
+			rk.Why = fmt.Sprintf("rolling forward the %s intent of %s at epoch %d: %s is the new primary", it.Step, it.Holder, it.Epoch, it.Target)
+			roll = &it
+		}
+	}
+	if rk.Chosen == "" {
+		return nil, rk.Why
+	}
+	var reachable, unreachable []string
+	for _, addr := range m.order {
+		if addr == old || addr == rk.Chosen {
+			continue
+		}
+		if i := m.instances[addr]; !i.sdown && i.last != nil && i.last.Reachable {
+			reachable = append(reachable, addr)
+		} else {
+			unreachable = append(unreachable, addr)
+		}
+	}
+	fw, err := promote.ParseFenceWait(m.cfg.FenceWait)
+	if err != nil {
+		fw = promote.FenceWaitStrict
+	}
+	st := m.steps
+	d := promote.Deadlines{Fence: st.Fence, Promote: st.Promote, Repoint: st.Repoint, Commit: st.Commit, Route: st.Route}
+	lease := l.Remaining(now)
+	plan := promote.PlanMySQLFailover(promote.MySQLPlanInput{Ranking: rk, FenceWait: fw, SemiSync: semi, Reachable: reachable,
+		Unreachable: unreachable, Deadlines: d, CatchUp: st.CatchUp, Lease: lease})
+	j := &mysqlJob{failoverJob: failoverJob{epoch: l.Epoch, reason: l.Reason, ranking: rk, plan: plan, rollFrom: roll,
+		reachable: reachable, atRisk: unreachable, deadlines: d, lease: lease},
+		semi: semi, semiTO: semiTO, catchUp: st.CatchUp, heartbeat: m.cfg.Heartbeat.Period}
+	if j.semi && j.semiTO <= 0 {
+		j.semiTO = 24 * time.Hour // unknown: very long, as §6.2 wants
+	}
+	j.repl.user, j.repl.password = m.cfg.Credentials.Replication.Username, m.cfg.Credentials.Replication.Password.Reveal()
+	return j, ""
 }
