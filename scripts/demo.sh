@@ -2,7 +2,7 @@
 # make demo: imsentinel on a local sandbox, with real servers.
 #
 # Starts a Redis primary with 2 replicas, a MariaDB primary with 2 semi-sync
-# GTID replicas (observed: their failover is a later stage), a routing Redis
+# GTID replicas, a routing Redis
 # and a fleet of three imsentinel daemons on loopback ports in a temp dir.
 # Then: imctl status and the route; a Redis replica killed and back (SDOWN);
 # the Redis primary killed: detection, agreement, election, promotion, the
@@ -282,7 +282,7 @@ say "Now for real (--yes skips the confirmation question)"
 "$BIN/imctl" route get sessions
 pause
 
-say "Killing the MariaDB replica 127.0.0.1:$M2 (kill -9): SDOWN (MySQL failover is a later stage)"
+say "Killing the MariaDB replica 127.0.0.1:$M2 (kill -9): SDOWN, a replica: no failover"
 kill_child "$M2_PID"
 wait_until 60 "SDOWN of 127.0.0.1:$M2" instance_sdown "$M2"
 "$BIN/imctl" status
