@@ -51,6 +51,10 @@ const (
 	// history than the one the cluster's data is in: restarted empty, or
 	// replaced (DESIGN.md §6.6). It is treated as down.
 	CondLineageBroken = "PrimaryLineageBroken"
+	// CondSemiSyncDrift: a semi-sync MySQL primary's settings fall short
+	// of DESIGN.md §6.2 (wait point, wait_no_slave, timeout, registered
+	// replicas): the zero-loss claim does not hold while it lasts.
+	CondSemiSyncDrift = "SemiSyncDrift"
 )
 
 // journal takes the entries the monitor records. Record never blocks: the
@@ -512,6 +516,20 @@ func (m *clusterMonitor) evaluateConditions(now time.Time) {
 			put(Condition{Name: CondWritableNonPrimary, Severity: SeverityCritical, Instance: addr, Since: now,
 				Detail: fmt.Sprintf("%s accepts writes but the primary is %s: writes there may be lost or "+
 					"diverge (nodes must start fenced: read_only, replicaof)", addr, m.primary())})
+		}
+	}
+	if p := m.instances[m.primary()]; p != nil && p.lastReachable != nil && p.lastReachable.MySQL != nil {
+		replicas := 0
+		for _, addr := range m.order {
+			in := m.instances[addr]
+			if addr != m.primary() && in.lastReachable != nil && in.lastReachable.Role == probe.RoleReplica &&
+				probe.MapAddress(m.addrMap, in.lastReachable.Primary) == m.primary() {
+				replicas++
+			}
+		}
+		if drift := promote.SemiSyncDrift(p.lastReachable.MySQL, replicas); len(drift) > 0 {
+			put(Condition{Name: CondSemiSyncDrift, Severity: SeverityWarning, Instance: m.primary(), Since: now,
+				Detail: "semi-sync falls short of the zero-loss setup: " + strings.Join(drift, "; ")})
 		}
 	}
 	if tc := m.taskConds.Load(); tc != nil {

@@ -31,12 +31,25 @@ type fakeAdmin struct {
 type callLog struct {
 	mu    sync.Mutex
 	calls []string
+	at    map[string]time.Time // first time each call was made (virtual time)
 }
 
 func (l *callLog) add(s string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.calls = append(l.calls, s)
+	if l.at == nil {
+		l.at = map[string]time.Time{}
+	}
+	if _, ok := l.at[s]; !ok {
+		l.at[s] = time.Now()
+	}
+}
+
+func (l *callLog) when(s string) time.Time {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.at[s]
 }
 
 func (l *callLog) all() []string {
@@ -117,6 +130,7 @@ type fakeRouter struct {
 	mu      sync.Mutex
 	entries map[string]route.Entry
 	writes  []route.Entry
+	at      []time.Time // when each write was made (virtual time)
 }
 
 func (r *fakeRouter) Write(_ context.Context, e route.Entry, _ string) (route.Result, error) {
@@ -127,6 +141,7 @@ func (r *fakeRouter) Write(_ context.Context, e route.Entry, _ string) (route.Re
 	}
 	r.entries[e.Cluster] = e
 	r.writes = append(r.writes, e)
+	r.at = append(r.at, time.Now())
 	return route.Result{Written: true, Stored: e}, nil
 }
 
@@ -206,18 +221,21 @@ func testExecutorOrder(t *testing.T, fenceWait string, hung bool) {
 				fleet.redis[a].LinkUp, fleet.redis[a].LastIOSecondsAgo, fleet.redis[a].LinkDownSinceSeconds = false, -1, 1
 			}
 		})
-		var repointedAt, routedAt time.Time
 		for range 400 {
 			time.Sleep(50 * time.Millisecond)
-			if repointedAt.IsZero() && slices.Contains(calls.all(), "replicaof "+r2+" "+r1) {
-				repointedAt = time.Now()
-			}
 			if e, ok := router.current("sessions"); ok && e.Primary != p {
-				routedAt = time.Now()
 				break
 			}
 		}
 		stop()
+		repointedAt := calls.when("replicaof " + r2 + " " + r1)
+		var routedAt time.Time
+		for i, w := range router.writes {
+			if w.Primary != p {
+				routedAt = router.at[i]
+				break
+			}
+		}
 		// Virtual time: the window is exact, not a flaky wall-clock bound.
 		window := routedAt.Sub(repointedAt)
 		switch {
