@@ -195,6 +195,8 @@ func TestBadConfigs(t *testing.T) {
 			[]string{"detecton: unknown key (did you mean detection?)"}},
 		{"unknown nested key", "detection: {probe_intervall: 1s}",
 			[]string{"detection.probe_intervall: unknown key (did you mean probe_interval?)"}},
+		{"unknown key with an empty value", "!" + minimal + "routnig: {}\n",
+			[]string{"routnig: unknown key (did you mean routing?)"}},
 		{"unknown key in a cluster", "!" + strings.Replace(minimal, "primary: 127.0.0.1:6379}",
 			"primary: 127.0.0.1:6379, quorom: 2}", 1),
 			[]string{"clusters[0].quorom: unknown key (did you mean quorum?)"}},

@@ -12,6 +12,7 @@ import (
 	"github.com/go-viper/mapstructure/v2"
 	"github.com/spf13/pflag"
 	"github.com/spf13/viper"
+	"go.yaml.in/yaml/v3"
 )
 
 // EnvPrefix starts every environment variable that overrides a key:
@@ -92,6 +93,9 @@ func Load(src Source) (Config, error) {
 		mapstructure.StringToSliceHookFunc(","),
 	)))
 	bad := decodeProblems(err, &ps)
+	if src.Path != "" {
+		emptyUnknownKeys(src.Path, &ps)
+	}
 	resolveSecrets(&cfg, &ps)
 	for _, p := range Validate(cfg) {
 		// A key that failed to decode holds its zero value: don't pile a
@@ -393,4 +397,32 @@ func mergeMaps(base, over map[string]any) map[string]any {
 		out[k] = v
 	}
 	return out
+}
+
+// emptyUnknownKeys reports the unknown top-level keys whose value is empty
+// (`routnig: {}`, `routnig:`): viper drops empty values before decoding,
+// so the unknown-key check never sees them. The file was read already; a
+// second read that fails adds nothing.
+func emptyUnknownKeys(path string, ps *problems) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return
+	}
+	var top map[string]any
+	if yaml.Unmarshal(b, &top) != nil {
+		return
+	}
+	known := map[string]bool{}
+	t := reflect.TypeOf(Config{})
+	for i := range t.NumField() {
+		known[t.Field(i).Tag.Get("mapstructure")] = true
+	}
+	for k, v := range top {
+		if known[strings.ToLower(k)] {
+			continue
+		}
+		if m, ok := v.(map[string]any); v == nil || ok && len(m) == 0 {
+			ps.add(k, "unknown key%s", suggest("", k))
+		}
+	}
 }
