@@ -95,9 +95,10 @@ func (n Node) answering() (*probe.Observation, bool) {
 
 // MySQLRepairs lists what a steward lease should repair in a MySQL or
 // MariaDB cluster at this stage: commit the seed when observation agrees,
-// and write a route that is absent or older than the committed config.
-// Role repairs (rejoining a returning primary, which needs an errant check)
-// and heartbeat repairs are not done yet.
+// set MASTER_HEARTBEAT_PERIOD on a replica whose heartbeat is longer than
+// heartbeat.period, and write a route that is absent or older than the
+// committed config. Role repairs (rejoining a returning primary, which
+// needs an errant check) are not done yet.
 func MySQLRepairs(in StewardInput) []Repair {
 	c := in.Committed
 	byAddr := map[string]Node{}
@@ -111,7 +112,27 @@ func MySQLRepairs(in StewardInput) []Repair {
 	if c.Epoch == 0 {
 		return seedRepair(in)
 	}
-	return routeRepair(in, nil)
+	var out []Repair
+	if in.Heartbeat > 0 {
+		// MASTER_HEARTBEAT_PERIOD on each replica of the primary: replica
+		// vantage reads it (DESIGN.md §5.4). A channel that reads 0 is
+		// unknown (MySQL shows it elsewhere), not wrong.
+		for _, n := range in.Nodes {
+			ro, ok := n.answering()
+			if !ok || ro.MySQL == nil || !c.Member(n.Address) || n.Address == c.Primary {
+				continue
+			}
+			for _, ch := range ro.MySQL.Channels {
+				if probe.MapAddress(in.AddressMap, ch.Source) != c.Primary || ch.HeartbeatPeriod == 0 ||
+					ch.IO != probe.IORunning || ch.HeartbeatPeriod <= in.Heartbeat {
+					continue
+				}
+				out = append(out, Repair{Kind: RepairHeartbeat, Target: n.Address, Period: in.Heartbeat,
+					Why: fmt.Sprintf("MASTER_HEARTBEAT_PERIOD %v, want at most %v (replica vantage needs short heartbeats)", ch.HeartbeatPeriod, in.Heartbeat)})
+			}
+		}
+	}
+	return routeRepair(in, out)
 }
 
 // seedRepair commits the seed when it answers as the only writable

@@ -100,3 +100,42 @@ func withSettings(f probe.RedisFacts, minReplicas, maxLag, ping int) probe.Redis
 	f.Settings = &probe.RedisSettings{MinReplicasToWrite: minReplicas, MinReplicasMaxLagSeconds: maxLag, PingReplicaPeriodSeconds: ping}
 	return f
 }
+
+func TestMySQLRepairs(t *testing.T) {
+	mysqlNode := func(addr string, role probe.Role, primary string, hb time.Duration, io probe.IOThread) Node {
+		f := &probe.MySQLFacts{Flavor: probe.FlavorMariaDB}
+		if role == probe.RoleReplica {
+			f.Channels = []probe.Channel{{Source: primary, IO: io, SQLRunning: true, HeartbeatPeriod: hb}}
+		}
+		return Node{Address: addr, Observation: &probe.Observation{Instance: addr, Reachable: true, Role: role,
+			Primary: primary, ReadOnly: role == probe.RoleReplica, MySQL: f}}
+	}
+	c := Committed{Epoch: 4, Primary: "m1", Replicas: []string{"m2", "m3"}}
+	for _, tc := range []struct {
+		name string
+		in   StewardInput
+		want []string
+	}{
+		{"seed", StewardInput{Committed: Committed{Primary: "m1"}, Nodes: []Node{
+			mysqlNode("m1", probe.RolePrimary, "", 0, 0), mysqlNode("m2", probe.RoleReplica, "m1", time.Second, probe.IORunning)}},
+			[]string{"commit-seed m1"}},
+		{"heartbeats as wanted", StewardInput{Committed: c, Heartbeat: time.Second, Nodes: []Node{
+			mysqlNode("m1", probe.RolePrimary, "", 0, 0), mysqlNode("m2", probe.RoleReplica, "m1", time.Second, probe.IORunning),
+			mysqlNode("m3", probe.RoleReplica, "m1", 500*time.Millisecond, probe.IORunning)}}, nil},
+		{"a slow heartbeat repaired", StewardInput{Committed: c, Heartbeat: time.Second, Nodes: []Node{
+			mysqlNode("m1", probe.RolePrimary, "", 0, 0), mysqlNode("m2", probe.RoleReplica, "m1", 30*time.Second, probe.IORunning)}},
+			[]string{"heartbeat m2"}},
+		{"a stopped IO thread is left alone (a failover may have stopped it)", StewardInput{Committed: c, Heartbeat: time.Second, Nodes: []Node{
+			mysqlNode("m1", probe.RolePrimary, "", 0, 0), mysqlNode("m2", probe.RoleReplica, "m1", 30*time.Second, probe.IOStopped)}}, nil},
+		{"unmanaged", StewardInput{Committed: c, Nodes: []Node{
+			mysqlNode("m1", probe.RolePrimary, "", 0, 0), mysqlNode("m2", probe.RoleReplica, "m1", 30*time.Second, probe.IORunning)}}, nil},
+		{"route older", StewardInput{Committed: c, RouteKnown: true, RouteNeedsWrite: true, RoutePrimary: "m1", Nodes: []Node{
+			mysqlNode("m1", probe.RolePrimary, "", 0, 0)}}, []string{"route routing redis"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := kinds(MySQLRepairs(tc.in)); !slices.Equal(got, tc.want) {
+				t.Errorf("repairs = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}

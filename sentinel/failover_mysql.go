@@ -28,6 +28,7 @@ type mysqlAdmin interface {
 	WaitApplied(ctx context.Context, gtids string, poll time.Duration, progress func(applied string)) error
 	Promote(ctx context.Context, semi *mysqlsql.SemiSync) error
 	Repoint(ctx context.Context, src mysqlsql.Source) error
+	SetHeartbeat(ctx context.Context, period time.Duration) error
 	Close() error
 }
 

@@ -6,6 +6,7 @@ import (
 	"maps"
 	"time"
 
+	"github.com/imsentinel/imsentinel/probe"
 	"github.com/imsentinel/imsentinel/promote"
 	"github.com/imsentinel/imsentinel/quorum"
 )
@@ -103,6 +104,12 @@ func (x *executor) repair(ctx context.Context, j *stewardJob, c *promote.Committ
 
 	case promote.RepairHeartbeat:
 		return x.step(ctx, "heartbeat", []string{r.Target}, d.Repoint, nil, func(ctx context.Context) error {
+			if x.m.kind == probe.KindMySQL {
+				if err := x.mfirst(ctx, r.Target); err != nil {
+					return err
+				}
+				return x.mnode(r.Target).SetHeartbeat(ctx, r.Period)
+			}
 			if err := x.first(ctx, r.Target); err != nil {
 				return err
 			}

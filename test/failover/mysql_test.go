@@ -224,3 +224,24 @@ func TestMySQLKillPrimaryFailsOverWithoutLosingAcknowledgedWrites(t *testing.T) 
 	}
 	e.logTimeline()
 }
+
+// The steward sets MASTER_HEARTBEAT_PERIOD back on a replica whose
+// heartbeat was made slow (replica vantage needs short heartbeats,
+// DESIGN.md §5.4).
+func TestMySQLStewardRepairsTheHeartbeat(t *testing.T) {
+	e := startMySQL(t)
+	defer e.dumpLogs()
+	e.waitRoute("the steward routes the seed primary", e.top.Primary.Addr, 0)
+	r := e.top.Replicas[0]
+	r.Exec(t, "STOP SLAVE")
+	r.Exec(t, "CHANGE MASTER TO MASTER_HEARTBEAT_PERIOD=30")
+	r.Exec(t, "START SLAVE")
+	harness.Eventually(t, deadline, "the steward sets the heartbeat back to 1s", func() error {
+		hb := r.Status(t, "Slave_heartbeat_period")
+		st := r.ReplicaStatus(t)
+		if hb != "1.000" || st["Slave_IO_Running"] != "Yes" {
+			return fmt.Errorf("%s: heartbeat period %s, IO %s", r.Addr, hb, st["Slave_IO_Running"])
+		}
+		return nil
+	})
+}
