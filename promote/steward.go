@@ -4,9 +4,11 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/imsentinel/imsentinel/probe"
+	"github.com/imsentinel/imsentinel/promote/gtid"
 )
 
 // Repair kinds a steward lease carries out (DESIGN.md §5.8, §6.2, §6.6–6.7).
@@ -35,7 +37,44 @@ const (
 	// RepairRoute writes the committed config to the routing Redis: the
 	// route is absent or older.
 	RepairRoute = "route"
+	// RepairRejoin (MySQL) makes a returning old primary that has nothing
+	// the primary lacks a replica of it (MASTER_DEMOTE_TO_SLAVE on MariaDB).
+	RepairRejoin = "rejoin"
+	// RepairFenceErrant (MySQL) keeps a returning old primary with
+	// transactions the primary lacks read-only, for a person: rejoining it
+	// would fail or diverge (DESIGN.md §6.6).
+	RepairFenceErrant = "fence-errant"
 )
+
+// ExtraTransactions says what a returning MySQL/MariaDB node has that the
+// primary lacks ("" when nothing): MariaDB from the binlog states, MySQL
+// from gtid_executed.
+func ExtraTransactions(node, primary *probe.MySQLFacts) (string, error) {
+	if node.Flavor == probe.FlavorMySQL {
+		a, err := gtid.ParseSet(node.GTIDExecuted)
+		if err != nil {
+			return "", err
+		}
+		b, err := gtid.ParseSet(primary.GTIDExecuted)
+		if err != nil {
+			return "", err
+		}
+		return a.Subtract(b).String(), nil
+	}
+	a, err := gtid.ParseState(node.GTIDBinlogState)
+	if err != nil {
+		return "", err
+	}
+	b, err := gtid.ParseState(primary.GTIDBinlogState)
+	if err != nil {
+		return "", err
+	}
+	var parts []string
+	for _, r := range a.Subtract(b) {
+		parts = append(parts, r.String())
+	}
+	return strings.Join(parts, ", "), nil
+}
 
 // Settings keys of a committed Redis config.
 const (
@@ -113,6 +152,29 @@ func MySQLRepairs(in StewardInput) []Repair {
 		return seedRepair(in)
 	}
 	var out []Repair
+	for _, n := range in.Nodes {
+		ro, ok := n.answering()
+		if !ok || ro.MySQL == nil || n.Address == c.Primary || !c.Member(n.Address) || ro.Role != probe.RolePrimary {
+			continue
+		}
+		// A node of the cluster answering as a primary (a returning old
+		// primary): rejoin it when it has nothing the new primary lacks;
+		// otherwise keep it read-only for a person (DESIGN.md §6.6).
+		extra, err := ExtraTransactions(ro.MySQL, o.MySQL)
+		switch {
+		case (err != nil || extra != "") && ro.ReadOnly:
+			// Fenced already: a person decides (the condition says why).
+		case err != nil:
+			out = append(out, Repair{Kind: RepairFenceErrant, Target: n.Address,
+				Why: "answers as a primary; its GTID state cannot be compared with the primary's: " + err.Error()})
+		case extra != "":
+			out = append(out, Repair{Kind: RepairFenceErrant, Target: n.Address, Errant: extra,
+				Why: fmt.Sprintf("answers as a primary with transactions the primary %s lacks: %s", c.Primary, extra)})
+		default:
+			out = append(out, Repair{Kind: RepairRejoin, Target: n.Address, Primary: c.Primary,
+				Why: fmt.Sprintf("answers as a primary; it has nothing %s lacks: it rejoins as a replica", c.Primary)})
+		}
+	}
 	if in.Heartbeat > 0 {
 		// MASTER_HEARTBEAT_PERIOD on each replica of the primary: replica
 		// vantage reads it (DESIGN.md §5.4). A channel that reads 0 is
@@ -201,6 +263,9 @@ type Repair struct {
 	MaxLag      time.Duration `json:"max_lag_ns,omitempty"`
 	// Period: the heartbeat to set.
 	Period time.Duration `json:"period_ns,omitempty"`
+	// Errant: the transactions a returning MySQL primary has that the
+	// primary lacks.
+	Errant string `json:"errant,omitempty"`
 	// OldPrimary: the primary the stored route names, when a route repair
 	// moves it (the daemon applies RouteGate first).
 	OldPrimary string `json:"old_primary,omitempty"`

@@ -2,6 +2,7 @@ package promote
 
 import (
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -137,5 +138,35 @@ func TestMySQLRepairs(t *testing.T) {
 				t.Errorf("repairs = %q, want %q", got, tc.want)
 			}
 		})
+	}
+}
+
+func TestMySQLReturningPrimary(t *testing.T) {
+	primary := Node{Address: "m2", Observation: &probe.Observation{Instance: "m2", Reachable: true, Role: probe.RolePrimary,
+		MySQL: &probe.MySQLFacts{Flavor: probe.FlavorMariaDB, GTIDBinlogState: "0-1-100,0-2-120"}}}
+	returning := func(state string, readOnly bool) Node {
+		return Node{Address: "m1", Observation: &probe.Observation{Instance: "m1", Reachable: true, Role: probe.RolePrimary,
+			ReadOnly: readOnly, MySQL: &probe.MySQLFacts{Flavor: probe.FlavorMariaDB, GTIDBinlogState: state}}}
+	}
+	c := Committed{Epoch: 5, Primary: "m2", Replicas: []string{"m3"}, Settings: map[string]string{SettingPreviousPrimary: "m1"}}
+	for _, tc := range []struct {
+		name string
+		node Node
+		want string
+	}{
+		{"clean: rejoins", returning("0-1-100", true), "rejoin m1"},
+		{"errant and writable: fenced", returning("0-1-103", false), "fence-errant m1"},
+		{"errant and read-only already: left to a person", returning("0-1-103", true), ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := strings.Join(kinds(MySQLRepairs(StewardInput{Committed: c, Nodes: []Node{primary, tc.node}})), ",")
+			if got != tc.want {
+				t.Errorf("repairs %q, want %q", got, tc.want)
+			}
+		})
+	}
+	extra, err := ExtraTransactions(returning("0-1-103", true).Observation.MySQL, primary.Observation.MySQL)
+	if err != nil || !strings.Contains(extra, "101-103") {
+		t.Errorf("extra = %q, %v; want domain 0 seqs 101-103", extra, err)
 	}
 }

@@ -55,6 +55,10 @@ const (
 	// of DESIGN.md §6.2 (wait point, wait_no_slave, timeout, registered
 	// replicas): the zero-loss claim does not hold while it lasts.
 	CondSemiSyncDrift = "SemiSyncDrift"
+	// CondErrantReturningPrimary: a returning MySQL primary has
+	// transactions the primary lacks; it is kept read-only for a person
+	// (DESIGN.md §6.6).
+	CondErrantReturningPrimary = "ErrantReturningPrimary"
 )
 
 // journal takes the entries the monitor records. Record never blocks: the
@@ -530,6 +534,22 @@ func (m *clusterMonitor) evaluateConditions(now time.Time) {
 		if drift := promote.SemiSyncDrift(p.lastReachable.MySQL, replicas); len(drift) > 0 {
 			put(Condition{Name: CondSemiSyncDrift, Severity: SeverityWarning, Instance: m.primary(), Since: now,
 				Detail: "semi-sync falls short of the zero-loss setup: " + strings.Join(drift, "; ")})
+		}
+		committed := promote.Committed{Primary: m.cfg.Primary}
+		if m.ag != nil {
+			committed = m.committed()
+		}
+		for _, addr := range m.order {
+			in := m.instances[addr]
+			o := in.last
+			if addr == m.primary() || o == nil || !o.Reachable || o.MySQL == nil || o.Role != probe.RolePrimary || !committed.Member(addr) {
+				continue
+			}
+			if extra, err := promote.ExtraTransactions(o.MySQL, p.lastReachable.MySQL); err == nil && extra != "" {
+				put(Condition{Name: CondErrantReturningPrimary, Severity: SeverityCritical, Instance: addr, Since: now,
+					Detail: fmt.Sprintf("%s answers as a primary with transactions the primary %s lacks (%s): it is kept read-only, not rejoined",
+						addr, m.primary(), extra)})
+			}
 		}
 	}
 	if tc := m.taskConds.Load(); tc != nil {

@@ -37,7 +37,7 @@ const (
 	// fenceLockWait bounds SET GLOBAL read_only=ON on the old primary: it
 	// waits behind a commit waiting for a semi-sync ack, which is the
 	// self-fence holding (promote/mysqlsql).
-	fenceLockWait = 500 * time.Millisecond
+	fenceLockWait = time.Second
 	// catchUpSlice is how long one authorized slice of the catch-up lasts:
 	// the lease is asked again before each, so a long catch-up renews it
 	// instead of outliving it.

@@ -15,7 +15,7 @@ func TestEveryConditionHasARunbook(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, c := range []string{CondForeignInstance, CondPrimaryIsReplica, CondWritableNonPrimary, CondVantageBlocked,
-		CondLineageBroken, CondRouteWaitsForFence, CondSelfFenceRelaxed, CondSemiSyncDrift} {
+		CondLineageBroken, CondRouteWaitsForFence, CondSelfFenceRelaxed, CondSemiSyncDrift, CondErrantReturningPrimary} {
 		page := filepath.Join("..", "docs", "runbooks", c+".md")
 		b, err := os.ReadFile(page)
 		if err != nil {

@@ -4,10 +4,13 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"net"
+	"strconv"
 	"time"
 
 	"github.com/imsentinel/imsentinel/probe"
 	"github.com/imsentinel/imsentinel/promote"
+	"github.com/imsentinel/imsentinel/promote/mysqlsql"
 	"github.com/imsentinel/imsentinel/quorum"
 )
 
@@ -100,6 +103,33 @@ func (x *executor) repair(ctx context.Context, j *stewardJob, c *promote.Committ
 				return err
 			}
 			return x.node(r.Target).SetSelfFence(ctx, r.MinReplicas, r.MaxLag)
+		})
+
+	case promote.RepairRejoin:
+		host, port, _ := net.SplitHostPort(x.m.announce(r.Primary))
+		portN, _ := strconv.Atoi(port)
+		src := mysqlsql.Source{Host: host, Port: portN, User: x.m.cfg.Credentials.Replication.Username,
+			Password: x.m.cfg.Credentials.Replication.Password.Reveal(), Heartbeat: x.m.cfg.Heartbeat.Period,
+			ConnectRetry: time.Second, Demote: true}
+		return x.step(ctx, "rejoin", []string{r.Target}, d.Repoint,
+			&quorum.Intent{Step: "steward-rejoin", Target: r.Primary, OldPrimary: r.Target},
+			func(ctx context.Context) error {
+				if err := x.mfirst(ctx, r.Target); err != nil {
+					return err
+				}
+				if _, err := x.mnode(r.Target).Fence(ctx, fenceLockWait); err != nil {
+					return err
+				}
+				return x.mnode(r.Target).Repoint(ctx, src)
+			})
+
+	case promote.RepairFenceErrant:
+		return x.step(ctx, promote.StepFence, []string{r.Target}, d.Fence, nil, func(ctx context.Context) error {
+			if err := x.mfirst(ctx, r.Target); err != nil {
+				return err
+			}
+			_, err := x.mnode(r.Target).Fence(ctx, fenceLockWait)
+			return err
 		})
 
 	case promote.RepairHeartbeat:

@@ -245,3 +245,52 @@ func TestMySQLStewardRepairsTheHeartbeat(t *testing.T) {
 		return nil
 	})
 }
+
+// A MariaDB primary killed, failed over, and restarted with its data: it
+// has nothing the new primary lacks (semi-sync: every commit it made was
+// received by a replica), so the steward rejoins it as a replica of the
+// new primary.
+func TestMySQLReturningPrimaryRejoins(t *testing.T) {
+	e := startMySQL(t)
+	defer e.dumpLogs()
+	old := e.top.Primary
+	seedEpoch := e.waitRoute("the steward routes the seed primary", old.Addr, 0)
+	old.Exec(t, "CREATE TABLE harness.r (id INT PRIMARY KEY)")
+	old.Exec(t, "INSERT INTO harness.r VALUES (1)")
+	old.Kill(t)
+	var np *harness.MariaDB
+	harness.Eventually(t, deadline, "the route moves to a promoted replica", func() error {
+		h, err := e.route()
+		if err != nil {
+			return err
+		}
+		for _, r := range e.top.Replicas {
+			if h["primary"] == r.Addr {
+				np = r
+				return nil
+			}
+		}
+		return fmt.Errorf("route is %v", h)
+	})
+	e.waitRoute("the route's epoch is higher", np.Addr, seedEpoch)
+
+	old.Restart(t) // with its data; read_only=ON from its my.cnf
+	harness.Eventually(t, deadline, "the old primary rejoins as a replica of the new one", func() error {
+		st := old.ReplicaStatus(t)
+		if st["Master_Port"] != fmt.Sprint(np.Port) || st["Slave_IO_Running"] != "Yes" || st["Slave_SQL_Running"] != "Yes" {
+			return fmt.Errorf("%s: master port %q, IO %q, SQL %q (%s%s)", old.Addr, st["Master_Port"], st["Slave_IO_Running"],
+				st["Slave_SQL_Running"], st["Last_IO_Error"], st["Last_SQL_Error"])
+		}
+		return nil
+	})
+	np.Exec(t, "INSERT INTO harness.r VALUES (2)")
+	harness.Eventually(t, deadline, "a row written on the new primary reaches the rejoined node", func() error {
+		if n := old.QueryString(t, "SELECT COUNT(*) FROM harness.r"); n != "2" {
+			return fmt.Errorf("%s has %s rows", old.Addr, n)
+		}
+		return nil
+	})
+	if n := e.logCount("condition=ErrantReturningPrimary"); n != 0 {
+		t.Errorf("ErrantReturningPrimary raised %d times for a clean returning primary", n)
+	}
+}
