@@ -126,13 +126,19 @@ func (x *executor) close() {
 // first kills the other sentinels' admin sessions on addr before this
 // holder's first write there (§5.6); once per node per task.
 func (x *executor) first(ctx context.Context, addr string) error {
+	return x.firstWith(ctx, addr, x.node(addr).KillOtherSessions)
+}
+
+// firstWith runs kill, the node kind's way of killing the other
+// sentinels' admin sessions, once per node per task.
+func (x *executor) firstWith(ctx context.Context, addr string, kill func(context.Context) (int, error)) error {
 	x.mu.Lock()
 	done := x.fenced[addr]
 	x.mu.Unlock()
 	if done {
 		return nil
 	}
-	n, err := x.node(addr).KillOtherSessions(ctx)
+	n, err := kill(ctx)
 	if err != nil {
 		return err // it names the node and what was being done
 	}

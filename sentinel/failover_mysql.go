@@ -72,23 +72,7 @@ func (x *executor) mnode(addr string) mysqlAdmin {
 // mfirst kills the other sentinels' admin sessions on a MySQL node before
 // this holder's first write there (§5.6).
 func (x *executor) mfirst(ctx context.Context, addr string) error {
-	x.mu.Lock()
-	done := x.fenced[addr]
-	x.mu.Unlock()
-	if done {
-		return nil
-	}
-	n, err := x.mnode(addr).KillOtherAdminSessions(ctx)
-	if err != nil {
-		return err
-	}
-	if n > 0 {
-		x.m.log.Info("killed other sentinels' admin sessions before the first write", "instance", addr, "killed", n, "epoch", x.epoch)
-	}
-	x.mu.Lock()
-	x.fenced[addr] = true
-	x.mu.Unlock()
-	return nil
+	return x.firstWith(ctx, addr, x.mnode(addr).KillOtherAdminSessions)
 }
 
 // runMySQLFailover carries out a MySQL failover plan (promote.PlanMySQLFailover):

@@ -334,19 +334,7 @@ func (m *clusterMonitor) planFailover(now time.Time, l quorum.Lease, to string) 
 	if oldIn != nil && oldIn.sdown {
 		in.Limits.PrimaryDownSince = oldIn.sdownSince
 	}
-	for _, addr := range m.order {
-		if addr == old {
-			continue
-		}
-		i := m.instances[addr]
-		c := promote.Candidate{Address: addr, SDOWN: i.sdown, Priority: m.priorityOf(addr)}
-		if i.last != nil {
-			c.Observation = *i.last
-		} else {
-			c.Observation = probe.Observation{Instance: addr, Error: "never probed"}
-		}
-		in.Candidates = append(in.Candidates, c)
-	}
+	in.Candidates = m.candidates(old)
 	rk := promote.Rank(in, now)
 	var roll *quorum.Intent
 	if it, ok := m.ag.LastIntent(); ok && it.Epoch < l.Epoch && it.OldPrimary == old && it.Target != old &&
@@ -384,18 +372,7 @@ func (m *clusterMonitor) planFailover(now time.Time, l quorum.Lease, to string) 
 	if rk.Chosen == "" {
 		return nil, rk.Why
 	}
-	var reachable, unreachable []string
-	for _, addr := range m.order {
-		if addr == old || addr == rk.Chosen {
-			continue
-		}
-		i := m.instances[addr]
-		if !i.sdown && i.last != nil && i.last.Reachable {
-			reachable = append(reachable, addr)
-		} else {
-			unreachable = append(unreachable, addr)
-		}
-	}
+	reachable, unreachable := m.partition(old, rk.Chosen)
 	sf := promote.SelfFence{}
 	if m.cfg.SelfFence.Enabled {
 		sf = promote.SelfFence{MinReplicas: m.cfg.SelfFence.MinReplicas, MaxLag: m.cfg.SelfFence.MaxLag}
@@ -572,19 +549,7 @@ func (m *clusterMonitor) planMySQLFailover(now time.Time, l quorum.Lease) (*mysq
 			}
 		}
 	}
-	for _, addr := range m.order {
-		if addr == old {
-			continue
-		}
-		i := m.instances[addr]
-		c := promote.Candidate{Address: addr, SDOWN: i.sdown, Priority: m.priorityOf(addr)}
-		if i.last != nil {
-			c.Observation = *i.last
-		} else {
-			c.Observation = probe.Observation{Instance: addr, Error: "never probed"}
-		}
-		in.Candidates = append(in.Candidates, c)
-	}
+	in.Candidates = m.candidates(old)
 	rk := promote.RankMySQL(in, now)
 	var roll *quorum.Intent
 	if it, ok := m.ag.LastIntent(); ok && it.Epoch < l.Epoch && it.OldPrimary == old && it.Target != old &&
@@ -598,17 +563,7 @@ func (m *clusterMonitor) planMySQLFailover(now time.Time, l quorum.Lease) (*mysq
 	if rk.Chosen == "" {
 		return nil, rk.Why
 	}
-	var reachable, unreachable []string
-	for _, addr := range m.order {
-		if addr == old || addr == rk.Chosen {
-			continue
-		}
-		if i := m.instances[addr]; !i.sdown && i.last != nil && i.last.Reachable {
-			reachable = append(reachable, addr)
-		} else {
-			unreachable = append(unreachable, addr)
-		}
-	}
+	reachable, unreachable := m.partition(old, rk.Chosen)
 	fw, err := promote.ParseFenceWait(m.cfg.FenceWait)
 	if err != nil {
 		fw = promote.FenceWaitStrict
@@ -626,4 +581,40 @@ func (m *clusterMonitor) planMySQLFailover(now time.Time, l quorum.Lease) (*mysq
 	}
 	j.repl.user, j.repl.password = m.cfg.Credentials.Replication.Username, m.cfg.Credentials.Replication.Password.Reveal()
 	return j, ""
+}
+
+// candidates are the instances other than old, as ranking takes them.
+func (m *clusterMonitor) candidates(old string) []promote.Candidate {
+	var out []promote.Candidate
+	for _, addr := range m.order {
+		if addr == old {
+			continue
+		}
+		i := m.instances[addr]
+		c := promote.Candidate{Address: addr, SDOWN: i.sdown, Priority: m.priorityOf(addr)}
+		if i.last != nil {
+			c.Observation = *i.last
+		} else {
+			c.Observation = probe.Observation{Instance: addr, Error: "never probed"}
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+// partition splits the instances other than old and chosen into those
+// that answer now and those that do not (which may still acknowledge for
+// the old primary).
+func (m *clusterMonitor) partition(old, chosen string) (reachable, unreachable []string) {
+	for _, addr := range m.order {
+		if addr == old || addr == chosen {
+			continue
+		}
+		if i := m.instances[addr]; !i.sdown && i.last != nil && i.last.Reachable {
+			reachable = append(reachable, addr)
+		} else {
+			unreachable = append(unreachable, addr)
+		}
+	}
+	return reachable, unreachable
 }
