@@ -339,21 +339,13 @@ func (x *executor) runRedisFailover(ctx context.Context, j *failoverJob) failove
 	}
 
 	// 8. The route, compare-and-set and published in one script.
-	entry := route.Entry{Cluster: x.m.cfg.Name, Primary: cur, Kind: x.m.cfg.Kind, Epoch: j.epoch, Replicas: replicas}
 	routed := false
 	if x.m.router != nil {
-		_ = x.step(ctx, promote.StepRoute, []string{promote.TargetRouting}, j.deadlines.Route, nil, func(ctx context.Context) error {
-			res, err := x.m.router.Write(ctx, entry, string(j.reason))
-			switch {
-			case err != nil:
-				log.Warn("failover: route not written; the steward writes it when the routing Redis answers", "err", err)
-				return err
-			case res.Refused != "":
-				return fmt.Errorf("route refused: %s", res.Refused)
-			}
-			routed = true
-			return nil
-		})
+		err := x.writeRoute(ctx, promote.Committed{Epoch: j.epoch, Primary: cur, Replicas: replicas}, string(j.reason), j.deadlines.Route)
+		if err != nil {
+			log.Warn("failover: route not written; the steward writes it when the routing Redis answers", "err", err)
+		}
+		routed = err == nil
 	}
 
 	// 9. Disconnect clients on the reconfigured nodes, so they re-resolve.

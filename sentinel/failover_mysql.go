@@ -3,7 +3,6 @@ package sentinel
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net"
 	"slices"
 	"strconv"
@@ -248,18 +247,11 @@ func (x *executor) runMySQLFailover(ctx context.Context, j *mysqlJob) failoverOu
 	// 8. Route.
 	routed := false
 	if x.m.router != nil {
-		entry := x.m.routeEntry(promote.Committed{Epoch: j.epoch, Primary: cur, Replicas: replicas})
-		_ = x.step(ctx, promote.StepRoute, []string{promote.TargetRouting}, j.deadlines.Route, nil, func(ctx context.Context) error {
-			res, err := x.m.router.Write(ctx, entry, string(j.reason))
-			switch {
-			case err != nil:
-				return err
-			case res.Refused != "":
-				return fmt.Errorf("route refused: %s", res.Refused)
-			}
-			routed = true
-			return nil
-		})
+		err := x.writeRoute(ctx, promote.Committed{Epoch: j.epoch, Primary: cur, Replicas: replicas}, string(j.reason), j.deadlines.Route)
+		if err != nil {
+			log.Warn("failover: route not written; the steward writes it when the routing Redis answers", "err", err)
+		}
+		routed = err == nil
 	}
 	log.Info("failover: done", "repointed", repointed, "routed", routed)
 	return failoverOutcome{committed: true, routed: routed}

@@ -26,12 +26,11 @@ type stewardJob struct {
 	deadlines promote.Deadlines
 }
 
-// runRedisRepairs carries out the repairs in order and returns how many
-// were done and, at the first failure, which and why: the rest wait for
-// the next steward lease, which looks again.
-func (x *executor) runRedisRepairs(ctx context.Context, j *stewardJob) (int, string) {
+// runRepairs carries out the repairs in order (Redis or MySQL) and
+// returns, at the first failure, which and why ("" when all were done):
+// the rest wait for the next steward lease, which looks again.
+func (x *executor) runRepairs(ctx context.Context, j *stewardJob) string {
 	c := j.committed
-	done := 0
 	for _, r := range j.repairs {
 		err := x.repair(ctx, j, &c, r)
 		detail := map[string]any{"epoch": j.epoch, "kind": r.Kind, "target": r.Target, "why": r.Why}
@@ -39,13 +38,12 @@ func (x *executor) runRedisRepairs(ctx context.Context, j *stewardJob) (int, str
 			detail["err"] = err.Error()
 			x.m.append(EventRepair, time.Now(), detail)
 			x.m.log.Warn("steward: repair failed", "epoch", j.epoch, "repair", r.Kind, "target", r.Target, "err", err)
-			return done, r.String() + ": " + err.Error()
+			return r.String() + ": " + err.Error()
 		}
 		x.m.append(EventRepair, time.Now(), detail)
 		x.m.log.Info("steward: repaired", "epoch", j.epoch, "repair", r.Kind, "target", r.Target, "why", r.Why)
-		done++
 	}
-	return done, ""
+	return ""
 }
 
 // repair carries out one repair; c is the committed config, updated by
@@ -60,7 +58,7 @@ func (x *executor) repair(ctx context.Context, j *stewardJob, c *promote.Committ
 		}
 		*c = promote.Committed{Epoch: j.epoch, Primary: r.Target, Replicas: r.Replicas}
 		// The seed is now routable: write it in the same lease.
-		return x.writeRoute(ctx, j, *c, "seed committed")
+		return x.writeRoute(ctx, *c, "seed committed", d.Route)
 
 	case promote.RepairDemote:
 		x.m.append(EventSplitBrain, time.Now(), map[string]any{"epoch": j.epoch, "instance": r.Target,
@@ -93,7 +91,7 @@ func (x *executor) repair(ctx context.Context, j *stewardJob, c *promote.Committ
 		*c = promote.Committed{Epoch: j.epoch, Primary: c.Primary, Replicas: c.Replicas, Settings: settings}
 		// The config moved to this lease's epoch: route it in the same
 		// lease, or every sentinel would see the route older.
-		if err := x.writeRoute(ctx, j, *c, "self-fence restored"); err != nil {
+		if err := x.writeRoute(ctx, *c, "self-fence restored", d.Route); err != nil {
 			return err
 		}
 		fallthrough
@@ -155,17 +153,19 @@ func (x *executor) repair(ctx context.Context, j *stewardJob, c *promote.Committ
 				return fmt.Errorf("route not moved yet: %s", gate.Why)
 			}
 		}
-		return x.writeRoute(ctx, j, *c, "reconcile: "+r.Why)
+		return x.writeRoute(ctx, *c, "reconcile: "+r.Why, d.Route)
 	}
 	return fmt.Errorf("unknown repair %q", r.Kind)
 }
 
-// writeRoute writes the committed config as the route (compare-and-set).
-func (x *executor) writeRoute(ctx context.Context, j *stewardJob, c promote.Committed, reason string) error {
+// writeRoute writes the committed config c as the route: the
+// compare-and-set step, under the lease. Without a routing Redis it does
+// nothing.
+func (x *executor) writeRoute(ctx context.Context, c promote.Committed, reason string, deadline time.Duration) error {
 	if x.m.router == nil {
 		return nil
 	}
-	return x.step(ctx, promote.StepRoute, []string{promote.TargetRouting}, j.deadlines.Route, nil, func(ctx context.Context) error {
+	return x.step(ctx, promote.StepRoute, []string{promote.TargetRouting}, deadline, nil, func(ctx context.Context) error {
 		res, err := x.m.router.Write(ctx, x.m.routeEntry(c), reason)
 		switch {
 		case err != nil:

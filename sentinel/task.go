@@ -27,17 +27,14 @@ const (
 
 // runningTask is the executor goroutine of a lease this sentinel holds.
 type runningTask struct {
-	reason quorum.Reason
 	epoch  uint64
 	cancel context.CancelFunc
 }
 
 // taskResult is what an executor reports when it ends.
 type taskResult struct {
-	reason   quorum.Reason
 	epoch    uint64
 	failover *failoverOutcome
-	repairs  int    // steward: repairs done
 	failed   string // steward: the first repair that failed, and why
 }
 
@@ -56,7 +53,6 @@ type routeState struct {
 	known  bool
 	found  bool
 	entry  route.Entry
-	err    string
 	failed bool // the latest read failed (logged once per outage)
 }
 
@@ -102,7 +98,7 @@ func (m *clusterMonitor) noteRoute(r routeRead) {
 		if !m.route.failed {
 			m.log.Warn("routing redis: cannot read the route; a failover goes on and the route is written when it answers", "err", r.err)
 		}
-		m.route.failed, m.route.err = true, r.err.Error()
+		m.route.failed = true
 		m.route.known = false
 		return
 	}
@@ -244,7 +240,7 @@ func (m *clusterMonitor) startFailover(now time.Time, l quorum.Lease) {
 // launch runs an executor for lease l in its own goroutine.
 func (m *clusterMonitor) launch(l quorum.Lease, run func(context.Context, *executor) taskResult) {
 	ctx, cancel := context.WithCancel(m.runCtx)
-	m.task = &runningTask{reason: l.Reason, epoch: l.Epoch, cancel: cancel}
+	m.task = &runningTask{epoch: l.Epoch, cancel: cancel}
 	m.wg.Add(1)
 	go func() {
 		defer m.wg.Done()
@@ -252,7 +248,7 @@ func (m *clusterMonitor) launch(l quorum.Lease, run func(context.Context, *execu
 		x := newExecutor(m, l.Epoch)
 		r := run(ctx, x)
 		x.close()
-		r.reason, r.epoch = l.Reason, l.Epoch
+		r.epoch = l.Epoch
 		select {
 		case m.taskDone <- r:
 		case <-m.runCtx.Done():
@@ -336,16 +332,7 @@ func (m *clusterMonitor) planFailover(now time.Time, l quorum.Lease, to string) 
 	}
 	in.Candidates = m.candidates(old)
 	rk := promote.Rank(in, now)
-	var roll *quorum.Intent
-	if it, ok := m.ag.LastIntent(); ok && it.Epoch < l.Epoch && it.OldPrimary == old && it.Target != old &&
-		slices.Contains([]string{promote.StepPromote, promote.StepDemote, promote.StepRepoint}, it.Step) {
-		if t := m.instances[it.Target]; t != nil && !t.sdown && t.last != nil && t.last.Reachable {
-			rk.Chosen = it.Target
-			rk.Why = fmt.Sprintf("rolling forward the %s intent of %s at epoch %d: %s is the new primary",
-				it.Step, it.Holder, it.Epoch, it.Target)
-			roll = &it
-		}
-	}
+	roll := m.rollForward(old, l.Epoch, &rk)
 	if to != "" && roll == nil {
 		t := m.instances[to]
 		switch {
@@ -453,8 +440,7 @@ func (m *clusterMonitor) startSteward(now time.Time, l quorum.Lease) {
 	steps := m.steps
 	j.deadlines = promote.Deadlines{Fence: steps.Fence, Promote: steps.Promote, Repoint: steps.Repoint, Commit: steps.Commit, Route: steps.Route}
 	m.launch(l, func(ctx context.Context, x *executor) taskResult {
-		done, failed := x.runRedisRepairs(ctx, j)
-		return taskResult{repairs: done, failed: failed}
+		return taskResult{failed: x.runRepairs(ctx, j)}
 	})
 }
 
@@ -551,15 +537,7 @@ func (m *clusterMonitor) planMySQLFailover(now time.Time, l quorum.Lease) (*mysq
 	}
 	in.Candidates = m.candidates(old)
 	rk := promote.RankMySQL(in, now)
-	var roll *quorum.Intent
-	if it, ok := m.ag.LastIntent(); ok && it.Epoch < l.Epoch && it.OldPrimary == old && it.Target != old &&
-		slices.Contains([]string{promote.StepStopIO, promote.StepPromote, promote.StepRepoint}, it.Step) {
-		if t := m.instances[it.Target]; t != nil && !t.sdown && t.last != nil && t.last.Reachable {
-			rk.Chosen = it.Target
-			rk.Why = fmt.Sprintf("rolling forward the %s intent of %s at epoch %d: %s is the new primary", it.Step, it.Holder, it.Epoch, it.Target)
-			roll = &it
-		}
-	}
+	roll := m.rollForward(old, l.Epoch, &rk)
 	if rk.Chosen == "" {
 		return nil, rk.Why
 	}
@@ -617,4 +595,25 @@ func (m *clusterMonitor) partition(old, chosen string) (reachable, unreachable [
 		}
 	}
 	return reachable, unreachable
+}
+
+// failoverIntentSteps are the intents of a failover's executor (Redis and
+// MySQL): each names the new primary, so the next holder can roll forward.
+var failoverIntentSteps = []string{promote.StepStopIO, promote.StepPromote, promote.StepDemote, promote.StepRepoint}
+
+// rollForward takes the latest intent of an earlier holder when it moves
+// the primary this sentinel believes in (old) to a target that still
+// answers, and makes that target the choice (DESIGN.md §5.7); nil when
+// there is none to roll forward.
+func (m *clusterMonitor) rollForward(old string, epoch uint64, rk *promote.Ranking) *quorum.Intent {
+	it, ok := m.ag.LastIntent()
+	if !ok || it.Epoch >= epoch || it.OldPrimary != old || it.Target == old || !slices.Contains(failoverIntentSteps, it.Step) {
+		return nil
+	}
+	if t := m.instances[it.Target]; t == nil || t.sdown || t.last == nil || !t.last.Reachable {
+		return nil
+	}
+	rk.Chosen = it.Target
+	rk.Why = fmt.Sprintf("rolling forward the %s intent of %s at epoch %d: %s is the new primary", it.Step, it.Holder, it.Epoch, it.Target)
+	return &it
 }

@@ -263,7 +263,19 @@ func (p *Prober) Probe(ctx context.Context) (obs probe.Observation) {
 func (p *Prober) query(ctx context.Context, q string) ([]row, error) {
 	ctx, cancel := context.WithTimeout(ctx, p.timeout)
 	defer cancel()
-	rs, err := p.db.QueryContext(ctx, q)
+	return ReadRows[row](ctx, p.db, q)
+}
+
+// Querier runs a query: a *sql.DB, *sql.Conn or *sql.Tx.
+type Querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+// ReadRows runs query on q and reads every row by column name; a NULL
+// column is left out. The one row reader of the MySQL prober and the
+// failover's admin edge (promote/mysqlnode).
+func ReadRows[R ~map[string]string](ctx context.Context, q Querier, query string) ([]R, error) {
+	rs, err := q.QueryContext(ctx, query)
 	if err != nil {
 		return nil, err
 	}
@@ -272,7 +284,7 @@ func (p *Prober) query(ctx context.Context, q string) ([]row, error) {
 	if err != nil {
 		return nil, err
 	}
-	var out []row
+	var out []R
 	vals := make([]sql.NullString, len(cols))
 	ptrs := make([]any, len(cols))
 	for i := range vals {
@@ -282,7 +294,7 @@ func (p *Prober) query(ctx context.Context, q string) ([]row, error) {
 		if err := rs.Scan(ptrs...); err != nil {
 			return nil, err
 		}
-		r := make(row, len(cols))
+		r := make(R, len(cols))
 		for i, c := range cols {
 			if vals[i].Valid {
 				r[c] = vals[i].String

@@ -177,6 +177,12 @@ func compactGTIDSet(s string) string {
 	return strings.ReplaceAll(s, "\n", "")
 }
 
+// ChannelOf reads one row of SHOW ALL SLAVES STATUS (MariaDB), SHOW
+// REPLICA STATUS (MySQL ≥ 8.0.22) or SHOW SLAVE STATUS (older MySQL), as
+// ReadRows reads it, into a Channel: the one reading of a replication
+// channel, shared with the failover's admin edge (promote/mysqlnode).
+func ChannelOf[R ~map[string]string](r R) (probe.Channel, error) { return channelOf(row(r)) }
+
 // channelOf reads one row of SHOW ALL SLAVES STATUS (MariaDB), SHOW REPLICA
 // STATUS (MySQL ≥ 8.0.22) or SHOW SLAVE STATUS (older MySQL) into a Channel,
 // whichever column names the server used.
@@ -215,7 +221,10 @@ func channelOf(r row) (probe.Channel, error) {
 		c.IO = probe.IORunning
 	case "No":
 		c.IO = probe.IOStopped
-	case "Connecting":
+	case "Connecting", "Preparing":
+		// MariaDB 10.11 shows "Preparing" for a moment after START SLAVE,
+		// before "Connecting" (seen in test/mysqlnode): started, not
+		// connected.
 		c.IO = probe.IOConnecting
 	default:
 		f.errs = append(f.errs, fmt.Errorf("column Slave_IO_Running: unknown value %q", io))

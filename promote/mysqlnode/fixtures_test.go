@@ -7,11 +7,12 @@ import (
 	"testing"
 )
 
-// readFixture reads a fixture's rows (testdata/README.md); a JSON null (SQL
-// NULL) leaves the column out, as readRows on a server does.
+// readFixture reads one of the prober's captured fixtures
+// (probe/mysqlprobe/testdata/README.md says how each was made); a JSON null
+// (SQL NULL) leaves the column out, as mysqlprobe.ReadRows on a server does.
 func readFixture(t *testing.T, name string) []row {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", name))
+	b, err := os.ReadFile(filepath.Join("..", "..", "probe", "mysqlprobe", "testdata", name))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 
+	"github.com/imsentinel/imsentinel/probe/mysqlprobe"
 	"github.com/imsentinel/imsentinel/promote/mysqlsql"
 )
 
@@ -317,43 +318,12 @@ func (n *Node) query(ctx context.Context, what, q string, wait time.Duration) ([
 	}
 	ctx, cancel := context.WithTimeout(ctx, n.o.Timeout+wait)
 	defer cancel()
-	out, err := readRows(ctx, n.conn, q)
+	out, err := mysqlprobe.ReadRows[row](ctx, n.conn, q)
 	if err != nil {
 		n.failed(err)
 		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	return out, nil
-}
-
-func readRows(ctx context.Context, c *sql.Conn, q string) ([]row, error) {
-	rs, err := c.QueryContext(ctx, q)
-	if err != nil {
-		return nil, err
-	}
-	defer rs.Close()
-	cols, err := rs.Columns()
-	if err != nil {
-		return nil, err
-	}
-	vals := make([]sql.NullString, len(cols))
-	ptrs := make([]any, len(cols))
-	for i := range vals {
-		ptrs[i] = &vals[i]
-	}
-	var out []row
-	for rs.Next() {
-		if err := rs.Scan(ptrs...); err != nil {
-			return nil, err
-		}
-		r := make(row, len(cols))
-		for i, col := range cols {
-			if vals[i].Valid {
-				r[col] = vals[i].String
-			}
-		}
-		out = append(out, r)
-	}
-	return out, rs.Err()
 }
 
 // pollUntil calls f every interval until it reports done or fails, or ctx

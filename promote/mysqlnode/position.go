@@ -4,12 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/imsentinel/imsentinel/probe"
+	"github.com/imsentinel/imsentinel/probe/mysqlprobe"
 	"github.com/imsentinel/imsentinel/promote/mysqlsql"
 )
 
@@ -175,64 +174,21 @@ func varsPosition(f mysqlsql.Flavor, r row) (Position, error) {
 	return p, nil
 }
 
-// channelOf reads one row of SHOW ALL SLAVES STATUS (MariaDB), SHOW
-// REPLICA STATUS (MySQL 8.0.22+, Replica_/Source_ columns) or SHOW SLAVE
-// STATUS (older MySQL), whichever names the server used. The same reading
-// as package probe/mysqlprobe's, for the columns a failover needs.
+// channelOf reads one row of SHOW ALL SLAVES STATUS, SHOW REPLICA STATUS or
+// SHOW SLAVE STATUS as the prober does (mysqlprobe.ChannelOf), plus what a
+// failover needs beyond it: the applier's state, and the SQL thread's
+// column, which must be there.
 func channelOf(r row) (Channel, error) {
+	ch, err := mysqlprobe.ChannelOf(r)
 	c := cols{r: r}
-	ch := probe.Channel{
-		Name:           c.str("Connection_name", "Channel_Name"),
-		SourceServerID: c.uint32("Master_Server_Id", "Source_Server_Id"),
-		SourceUUID:     c.str("Master_UUID", "Source_UUID"),
-		IOStatus:       c.str("Slave_IO_State", "Replica_IO_State"),
-		SQLRunning:     c.flag("Slave_SQL_Running", "Replica_SQL_Running"),
-		LastIOErrno:    int(c.int64(0, "Last_IO_Errno")),
-		LastIOError:    c.str("Last_IO_Error"),
-		LastSQLErrno:   int(c.int64(0, "Last_SQL_Errno")),
-		LastSQLError:   c.str("Last_SQL_Error"),
-		SecondsBehind:  c.int64(-1, "Seconds_Behind_Master", "Seconds_Behind_Source"),
-
-		GTIDIOPos:        c.str("Gtid_IO_Pos"),
-		RetrievedGTIDSet: strings.ReplaceAll(c.str("Retrieved_Gtid_Set"), "\n", ""),
-		ExecutedGTIDSet:  strings.ReplaceAll(c.str("Executed_Gtid_Set"), "\n", ""),
-
-		HeartbeatPeriod:    c.seconds("Slave_heartbeat_period"),
-		ReceivedHeartbeats: c.int64(-1, "Slave_received_heartbeats"),
-
-		SourceLogFile:     c.str("Master_Log_File", "Source_Log_File"),
-		ReadSourceLogPos:  c.uint64("Read_Master_Log_Pos", "Read_Source_Log_Pos"),
-		ExecSourceLogFile: c.str("Relay_Master_Log_File", "Relay_Source_Log_File"),
-		ExecSourceLogPos:  c.uint64("Exec_Master_Log_Pos", "Exec_Source_Log_Pos"),
-		RelayLogSpace:     c.uint64("Relay_Log_Space"),
-	}
-	if host := c.str("Master_Host", "Source_Host"); host != "" {
-		ch.Source = net.JoinHostPort(host, strconv.FormatInt(c.int64(0, "Master_Port", "Source_Port"), 10))
-	}
-	switch io := c.str("Slave_IO_Running", "Replica_IO_Running"); io {
-	case "Yes":
-		ch.IO = probe.IORunning
-	case "No":
-		ch.IO = probe.IOStopped
-	case "Connecting", "Preparing":
-		// MariaDB 10.11 shows "Preparing" for a moment after START SLAVE,
-		// before "Connecting" (seen in test/mysqlnode): started, not
-		// connected; probe.IOThread has no value of its own for it.
-		ch.IO = probe.IOConnecting
-	default:
-		c.errs = append(c.errs, fmt.Errorf("column Slave_IO_Running: unknown value %q", io))
-	}
-	if using, ok := r.get("Using_Gtid"); ok {
-		ch.UsingGTID = using != "" && !strings.EqualFold(using, "No")
-	} else {
-		ch.UsingGTID = c.flag("Auto_Position")
-	}
 	c.need("Slave_SQL_Running|Replica_SQL_Running")
 	out := Channel{Channel: ch, SQLState: c.str("Slave_SQL_Running_State", "Replica_SQL_Running_State")}
-	if err := c.err(); err != nil {
-		return out, fmt.Errorf("channel %q: %w", ch.Name, err)
+	if err == nil {
+		if err = c.err(); err != nil {
+			err = fmt.Errorf("channel %q: %w", ch.Name, err)
+		}
 	}
-	return out, nil
+	return out, err
 }
 
 // get returns the first of names present in r, comparing
@@ -275,19 +231,6 @@ func (c *cols) need(names ...string) {
 	}
 }
 
-func (c *cols) int64(missing int64, names ...string) int64 {
-	v, ok := c.r.get(names...)
-	if !ok || v == "" {
-		return missing
-	}
-	x, err := strconv.ParseInt(v, 10, 64)
-	if err != nil {
-		c.errs = append(c.errs, fmt.Errorf("column %s: %w", names[0], err))
-		return missing
-	}
-	return x
-}
-
 func (c *cols) uint64(names ...string) uint64 {
 	v, ok := c.r.get(names...)
 	if !ok || v == "" {
@@ -328,21 +271,6 @@ func (c *cols) flag(names ...string) bool {
 	}
 	c.errs = append(c.errs, fmt.Errorf("column %s: want ON or OFF, got %q", names[0], v))
 	return false
-}
-
-// seconds reads a decimal number of seconds ("1.000"), rounded to the
-// millisecond (the servers' resolution).
-func (c *cols) seconds(names ...string) time.Duration {
-	v, ok := c.r.get(names...)
-	if !ok || v == "" {
-		return 0
-	}
-	s, err := strconv.ParseFloat(v, 64)
-	if err != nil || s < 0 {
-		c.errs = append(c.errs, fmt.Errorf("column %s: want seconds, got %q", names[0], v))
-		return 0
-	}
-	return (time.Duration(s*float64(time.Second)) + time.Millisecond/2).Truncate(time.Millisecond)
 }
 
 func (c *cols) err() error { return errors.Join(c.errs...) }
