@@ -5,7 +5,7 @@
 #   make build-faults  bin/imsentinel-faults: the fault-injection test build
 #   make lint    gofmt and go vet
 #   make deps    install missing servers (scripts/install-deps.sh) and Go modules
-#   make bench   detection and failover against Redis Sentinel, same run (test/bench)
+#   make bench   detection and failover against Redis Sentinel, same run; MySQL failover (test/bench)
 
 GO      ?= go
 PKG     := github.com/imsentinel/imsentinel
@@ -53,16 +53,22 @@ demo: deps build
 	scripts/demo.sh
 
 # Benchmarks are benchmarks (DESIGN.md §8): imsentinel against Redis Sentinel
-# in the same run, as ratios; nothing is asserted about durations. Two
+# in the same run, as ratios; nothing is asserted about durations. Three
 # benchmarks, each a driver that runs once (-benchtime 1x) and runs its trials
 # itself: Detection (kill -9 -> elected leader; BENCH_TRIALS, default 10, per
 # system for the ci profile, BENCH_LAN_TRIALS, default 5, for lan,
-# BENCH_PROFILES, default ci,lan) and Failover (kill -9 and SIGSTOP -> route
-# written, first acknowledged write, lost writes; BENCH_FAILOVER_TRIALS,
-# default 7, per variant, BENCH_FAULTS, default kill,stop). BENCH selects them
-# (default both; e.g. make bench BENCH=Failover). Results: the tables on
-# stdout, test/bench/bench-results.json (or BENCH_OUT) and
-# test/bench/failover-results.json (or BENCH_FAILOVER_OUT).
+# BENCH_PROFILES, default ci,lan), Failover (Redis: kill -9 and SIGSTOP ->
+# route written, first acknowledged write, lost writes; BENCH_FAILOVER_TRIALS,
+# default 7, per variant, BENCH_FAULTS, default kill,stop) and MySQLFailover
+# (kill -9 of a semi-sync MariaDB primary -> route written, first
+# acknowledged insert, lost acknowledged inserts, which fail it; imsentinel
+# alone, against issue 6's targets; BENCH_MYSQL_TRIALS, default 20). BENCH is
+# a regexp on the names (default all three; e.g. make bench
+# BENCH=MySQLFailover, or BENCH=^BenchmarkFailover for Redis failover alone:
+# "Failover" matches both). Results: the tables on stdout,
+# test/bench/bench-results.json (or BENCH_OUT),
+# test/bench/failover-results.json (or BENCH_FAILOVER_OUT) and
+# test/bench/mysql-failover-results.json (or BENCH_MYSQL_OUT).
 BENCH ?= .
 .PHONY: bench
 bench: deps build

@@ -64,6 +64,7 @@ type imProfile struct {
 	Failover       string        `json:"failover,omitempty"`
 	Gossip         string        `json:"gossip_profile"`
 	MinDownAfterMS float64       `json:"min_down_after_ms"`
+	DownAfterMS    float64       `json:"down_after_ms"` // the detector window's upper bound
 	ProbeInterval  time.Duration `json:"probe_interval"`
 	// Lease is failover.lease: a sentinel on a fresh data_dir abstains
 	// from votes for one lease after it starts (DESIGN.md §5.6), so a
@@ -96,6 +97,7 @@ var profiles = []profile{
 			Failover:       "lease: 5s, lease_drift_margin: 500ms, election_timeout: 1s",
 			Gossip:         "local",
 			MinDownAfterMS: 1000,
+			DownAfterMS:    5000,
 			ProbeInterval:  200 * time.Millisecond,
 			Lease:          5 * time.Second,
 			Describe:       "probe_interval 200ms, probe_timeout 100ms, min_down_after 1s, down_after 5s, opinion_ttl 3s, lease 5s, election_timeout 1s, gossip local, quorum 2",
@@ -108,6 +110,7 @@ var profiles = []profile{
 		IM: imProfile{
 			Gossip:         "lan",
 			MinDownAfterMS: 1500,
+			DownAfterMS:    10000,
 			ProbeInterval:  500 * time.Millisecond,
 			Lease:          10 * time.Second,
 			Describe:       "defaults: probe_interval 500ms, probe_timeout 300ms, min_down_after 1500ms, down_after 10s, opinion_ttl 3s, lease 10s, election_timeout 1s, gossip lan, quorum 2",

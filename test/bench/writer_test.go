@@ -136,13 +136,11 @@ type writer struct {
 	prefix string
 	res    resolver // nil: pinned to addr
 
-	mu      sync.Mutex
+	record  // its mu guards the fields below too
 	addr    string
 	left    map[string]bool
-	moves   []move
 	clients map[string]*redis.Client
 	seq     int64
-	acked   []write
 	setOK   []write // SET answered OK, whatever WAIT said
 	failed  int
 	unknown int
@@ -306,12 +304,20 @@ func refused(err error) bool {
 	return strings.Contains(err.Error(), "connection refused")
 }
 
+// record is what a writer (Redis or SQL) learned: the writes acknowledged
+// and where it moved. mu guards them and the writer's own fields.
+type record struct {
+	mu    sync.Mutex
+	moves []move
+	acked []write
+}
+
 // ackedOn counts the writes addr acknowledged.
-func (w *writer) ackedOn(addr string) int {
-	w.mu.Lock()
-	defer w.mu.Unlock()
+func (r *record) ackedOn(addr string) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	n := 0
-	for _, a := range w.acked {
+	for _, a := range r.acked {
 		if a.Addr == addr {
 			n++
 		}
@@ -320,10 +326,10 @@ func (w *writer) ackedOn(addr string) int {
 }
 
 // firstAckOn is when addr first acknowledged a write (zero: not yet).
-func (w *writer) firstAckOn(addr string) time.Time {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	for _, a := range w.acked {
+func (r *record) firstAckOn(addr string) time.Time {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, a := range r.acked {
 		if a.Addr == addr {
 			return a.Acked
 		}
@@ -331,11 +337,12 @@ func (w *writer) firstAckOn(addr string) time.Time {
 	return time.Time{}
 }
 
-// movedAt is when the writer first left addr (zero: it did not).
-func (w *writer) movedAt(from string) (time.Time, string) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	for _, m := range w.moves {
+// movedAt is when the writer first left addr, and where it went (zero:
+// it did not).
+func (r *record) movedAt(from string) (time.Time, string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, m := range r.moves {
 		if m.From == from {
 			return m.At, m.To
 		}

@@ -26,6 +26,12 @@ const (
 	// MariaDBAdminUser has ALL PRIVILEGES: imsentinel's admin and probe user.
 	MariaDBAdminUser     = "imsentinel"
 	MariaDBAdminPassword = "imsentinelpass"
+	// MariaDBAppUser is an application's account: data privileges only, so
+	// read_only stops it (ALL PRIVILEGES would bypass it on 10.11 through
+	// READ ONLY ADMIN) and a fence kills its sessions (it is not the
+	// admin user, whose sessions a fence spares). Writers in tests use it.
+	MariaDBAppUser     = "app"
+	MariaDBAppPassword = "apppass"
 )
 
 // MariaDBMarkerTable is the table StartMariaDBTopology writes its marker row
@@ -198,6 +204,8 @@ func buildMariaDBTemplate() (string, error) {
 		fmt.Sprintf("GRANT REPLICATION SLAVE, REPLICATION SLAVE ADMIN, BINLOG MONITOR, SLAVE MONITOR ON *.* TO '%s'@'127.0.0.1';", MariaDBReplUser),
 		fmt.Sprintf("CREATE USER '%s'@'127.0.0.1' IDENTIFIED BY '%s';", MariaDBAdminUser, MariaDBAdminPassword),
 		fmt.Sprintf("GRANT ALL PRIVILEGES ON *.* TO '%s'@'127.0.0.1';", MariaDBAdminUser),
+		fmt.Sprintf("CREATE USER '%s'@'127.0.0.1' IDENTIFIED BY '%s';", MariaDBAppUser, MariaDBAppPassword),
+		fmt.Sprintf("GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, DROP ON *.* TO '%s'@'127.0.0.1';", MariaDBAppUser),
 	}, "\n") + "\n"
 	if err := os.WriteFile(extra, []byte(sqlText), 0o644); err != nil {
 		return "", fmt.Errorf("build mariadb template: %w", err)

@@ -28,11 +28,11 @@ const (
 	waitTimeout = 60 * time.Second
 )
 
-// The application account tests create: no READ ONLY ADMIN, so read_only
-// stops it.
+// The application account (the harness's template has it): no READ ONLY
+// ADMIN, so read_only stops it.
 const (
-	appUser     = "app"
-	appPassword = "apppass"
+	appUser     = harness.MariaDBAppUser
+	appPassword = harness.MariaDBAppPassword
 )
 
 // callCtx is a context bounded by callTimeout, cancelled when the test ends.
@@ -71,12 +71,10 @@ func source(m *harness.MariaDB) mysqlsql.Source {
 		Password: harness.MariaDBReplPassword, Heartbeat: time.Second, ConnectRetry: time.Second}
 }
 
-// createApp creates the application account and the table harness.t on m
-// (a primary: both replicate).
+// createApp creates the table harness.t on m (a primary: it replicates)
+// for the application account.
 func createApp(t *testing.T, m *harness.MariaDB) {
 	t.Helper()
-	m.Exec(t, fmt.Sprintf("CREATE USER '%s'@'127.0.0.1' IDENTIFIED BY '%s'", appUser, appPassword))
-	m.Exec(t, fmt.Sprintf("GRANT SELECT, INSERT, UPDATE, DELETE ON harness.* TO '%s'@'127.0.0.1'", appUser))
 	m.Exec(t, "CREATE TABLE IF NOT EXISTS harness.t (id INT PRIMARY KEY, v VARCHAR(64)) ENGINE=InnoDB")
 }
 
