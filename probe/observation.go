@@ -96,6 +96,12 @@ type Target struct {
 	// MySQL user). Empty Username means the default user.
 	Username string
 	Password string
+	// ReplicationUser and ReplicationPassword are the account replicas
+	// connect to a primary with (MySQL): the prober checks that the
+	// instance accepts it and that it may replicate (docs/grants.md).
+	// Empty ReplicationUser: not checked.
+	ReplicationUser     string
+	ReplicationPassword string
 	// Timeout bounds dialing and each read and write of one probe.
 	Timeout time.Duration
 	// AddressMap translates addresses the instance reports (its primary, its
@@ -125,7 +131,7 @@ func (t Target) GoString() string { return "probe.Target{" + t.String() + "}" }
 func (t Target) LogValue() slog.Value {
 	return slog.GroupValue(slog.String("cluster", t.Cluster), slog.String("kind", t.Kind.String()),
 		slog.String("instance", t.Address), slog.String("dial", t.Dial), slog.String("user", t.Username),
-		slog.Duration("timeout", t.Timeout))
+		slog.String("replication_user", t.ReplicationUser), slog.Duration("timeout", t.Timeout))
 }
 
 // Observation is one probe result (DESIGN.md §2). It is a plain value:
@@ -137,7 +143,8 @@ type Observation struct {
 	// RTT is the round trip of the liveness command (PING, SELECT 1).
 	RTT time.Duration `json:"rtt_ns"`
 	// Reachable is true when the server answered the liveness command as a
-	// live process does (for Redis PONG, -LOADING and -MASTERDOWN count).
+	// live process does (for Redis PONG, -LOADING and -MASTERDOWN count;
+	// for MySQL a refused login counts too, and Access says so).
 	Reachable bool `json:"reachable"`
 	// Error says why the probe failed or was incomplete; empty when it
 	// fully succeeded.
@@ -154,6 +161,22 @@ type Observation struct {
 
 	Redis *RedisFacts `json:"redis,omitempty"`
 	MySQL *MySQLFacts `json:"mysql,omitempty"`
+	// Access is what a MySQL server said of the sentinel's accounts when
+	// it was last checked (a refused login, missing privileges); nil until
+	// then. A Redis server sets it only when it refuses the login
+	// (-WRONGPASS, -NOAUTH).
+	Access *Access `json:"access,omitempty"`
+}
+
+// LoginRefused says whether the server refused the admin login in this
+// round: it answered (the process is alive, Reachable), but nothing of its
+// state could be read.
+func (o *Observation) LoginRefused() bool {
+	if o == nil || o.MySQL != nil {
+		return false
+	}
+	acc, ok := o.Access.Account(PurposeAdmin)
+	return ok && acc.Refused != "" && o.Reachable
 }
 
 // Prober probes one instance. Probe blocks until the round is done or ctx

@@ -10,6 +10,12 @@ import (
 const (
 	StepStopIO  = "stop-io"  // STOP SLAVE IO_THREAD on every reachable replica: none keeps acking the old primary
 	StepCatchUp = "catch-up" // the candidate applies its relay log (MASTER_GTID_WAIT), renewing the lease
+	// StepUndo gives the cluster back to the old primary when the failover
+	// fails before the promote intent: START SLAVE IO_THREAD where it was
+	// stopped, then read_only=OFF on the old primary if this failover
+	// fenced it. Its intent supersedes the stop-io intent, so no later
+	// holder rolls forward from a detach that was undone.
+	StepUndo = "undo"
 )
 
 // MySQLPlanInput is what PlanMySQLFailover plans from.

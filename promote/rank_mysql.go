@@ -17,10 +17,11 @@ const (
 	ExcludedErrant        Exclusion = iota + ExcludedAmbiguous + 1 // transactions from a server that never was a primary
 	ExcludedThreadsBroken                                          // replication threads stopped with an error too long
 	ExcludedNoGTID                                                 // no GTID position to compare
+	ExcludedNoAccess                                               // refuses the admin login or lacks its grants
 )
 
 func init() {
-	names := map[Exclusion]string{ExcludedErrant: "errant", ExcludedThreadsBroken: "threads-broken", ExcludedNoGTID: "no-gtid"}
+	names := map[Exclusion]string{ExcludedErrant: "errant", ExcludedThreadsBroken: "threads-broken", ExcludedNoGTID: "no-gtid", ExcludedNoAccess: "no-access"}
 	for e, n := range names {
 		for int(e) >= len(exclusionNames) {
 			exclusionNames = append(exclusionNames, "")
@@ -271,6 +272,9 @@ func judgeMySQL(in MySQLRankInput, c Candidate, now time.Time) (v Verdict, rec r
 			v.Received = got.describe
 		}
 	}
+	// A candidate this sentinel cannot administer would fail mid-promotion
+	// (docs/grants.md): a refused admin login, or a missing grant.
+	administrable, noAccess := o.Access.Administrable()
 	switch {
 	case sameAddress(in.AddressMap, c.Address, in.OldPrimary):
 		return exclude(ExcludedOldPrimary, "the old primary itself")
@@ -280,6 +284,8 @@ func judgeMySQL(in MySQLRankInput, c Candidate, now time.Time) (v Verdict, rec r
 		return exclude(ExcludedUnreachable, "unreachable%s", because(o.Error))
 	case in.MaxObservationAge > 0 && now.Sub(o.At) > in.MaxObservationAge:
 		return exclude(ExcludedStale, "last observed %v ago > %v", now.Sub(o.At), in.MaxObservationAge)
+	case !administrable:
+		return exclude(ExcludedNoAccess, "cannot be administered: %s", noAccess)
 	case f == nil:
 		return exclude(ExcludedNoFacts, "no replication facts%s", because(o.Error))
 	case ch == nil:

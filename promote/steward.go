@@ -44,6 +44,13 @@ const (
 	// transactions the primary lacks read-only, for a person: rejoining it
 	// would fail or diverge (DESIGN.md §6.6).
 	RepairFenceErrant = "fence-errant"
+	// RepairUndoDetach (MySQL) gives the cluster back to its committed
+	// primary after a failover stopped the replicas' IO threads (its
+	// stop-io intent is the last one) and neither promoted nor undid it,
+	// typically because the primary was hung and came back: the replicas
+	// receive again and the primary accepts writes (docs/design.md §9.33).
+	// Its intent supersedes the stop-io intent.
+	RepairUndoDetach = "undo-detach"
 )
 
 // ExtraTransactions says what a returning MySQL/MariaDB node has that the
@@ -152,6 +159,9 @@ func MySQLRepairs(in StewardInput) []Repair {
 		return seedRepair(in)
 	}
 	var out []Repair
+	if in.Detached == c.Primary {
+		out = append(out, undoDetach(in, o))
+	}
 	for _, n := range in.Nodes {
 		ro, ok := n.answering()
 		if !ok || ro.MySQL == nil || n.Address == c.Primary || !c.Member(n.Address) || ro.Role != probe.RolePrimary {
@@ -195,6 +205,42 @@ func MySQLRepairs(in StewardInput) []Repair {
 		}
 	}
 	return routeRepair(in, out)
+}
+
+// undoDetach gives the committed primary p, which answers, back its
+// replicas after a failover that stopped their IO threads and went no
+// further: those replicating it with the IO thread stopped cleanly (no
+// receiver error) receive again, and read_only=OFF when it is set. Even
+// with nothing to restart it records the undo, so no later failover rolls
+// forward from the stale stop-io intent.
+func undoDetach(in StewardInput, p *probe.Observation) Repair {
+	c := in.Committed
+	r := Repair{Kind: RepairUndoDetach, Target: c.Primary, Unfence: p.ReadOnly}
+	for _, n := range in.Nodes {
+		o, ok := n.answering()
+		if !ok || o.MySQL == nil || n.Address == c.Primary {
+			continue
+		}
+		for _, ch := range o.MySQL.Channels {
+			if ch.Name == "" && probe.MapAddress(in.AddressMap, ch.Source) == c.Primary && ch.IO == probe.IOStopped && ch.LastIOErrno == 0 {
+				r.Replicas = append(r.Replicas, n.Address)
+			}
+		}
+	}
+	slices.Sort(r.Replicas)
+	var what []string
+	if len(r.Replicas) > 0 {
+		what = append(what, fmt.Sprintf("%s receive again", strings.Join(r.Replicas, ", ")))
+	}
+	if r.Unfence {
+		what = append(what, c.Primary+" accepts writes again")
+	}
+	if len(what) == 0 {
+		what = append(what, "nothing is detached any more; the stale intent is superseded")
+	}
+	r.Why = fmt.Sprintf("a failover stopped the replicas' IO threads and neither promoted nor undid it, and the primary %s answers: %s",
+		c.Primary, strings.Join(what, "; "))
+	return r
 }
 
 // seedRepair commits the seed when it answers as the only writable
@@ -250,6 +296,10 @@ type StewardInput struct {
 	RouteNeedsWrite bool   `json:"route_needs_write"`
 	RouteWhy        string `json:"route_why,omitempty"`
 	RoutePrimary    string `json:"route_primary,omitempty"`
+	// Detached (MySQL) is the old primary of the fleet's last intent when
+	// that is a failover's stop-io, neither promoted nor undone since; ""
+	// otherwise.
+	Detached string `json:"detached,omitempty"`
 }
 
 // Repair is one thing a steward lease does.
@@ -266,6 +316,9 @@ type Repair struct {
 	// Errant: the transactions a returning MySQL primary has that the
 	// primary lacks.
 	Errant string `json:"errant,omitempty"`
+	// Unfence (undo-detach): the primary is read-only and accepts writes
+	// again.
+	Unfence bool `json:"unfence,omitempty"`
 	// OldPrimary: the primary the stored route names, when a route repair
 	// moves it (the daemon applies RouteGate first).
 	OldPrimary string `json:"old_primary,omitempty"`

@@ -132,12 +132,52 @@ func TestMySQLRepairs(t *testing.T) {
 			mysqlNode("m1", probe.RolePrimary, "", 0, 0), mysqlNode("m2", probe.RoleReplica, "m1", 30*time.Second, probe.IORunning)}}, nil},
 		{"route older", StewardInput{Committed: c, RouteKnown: true, RouteNeedsWrite: true, RoutePrimary: "m1", Nodes: []Node{
 			mysqlNode("m1", probe.RolePrimary, "", 0, 0)}}, []string{"route routing redis"}},
+		{"a failover detached the replicas of a primary that answers: undone", StewardInput{Committed: c, Detached: "m1", Nodes: []Node{
+			mysqlNode("m1", probe.RolePrimary, "", 0, 0), mysqlNode("m2", probe.RoleReplica, "m1", time.Second, probe.IOStopped),
+			mysqlNode("m3", probe.RoleReplica, "m1", time.Second, probe.IORunning)}}, []string{"undo-detach m1"}},
+		{"detached from a primary that does not answer: the failover goes on", StewardInput{Committed: c, Detached: "m1", Nodes: []Node{
+			mysqlNode("m2", probe.RoleReplica, "m1", time.Second, probe.IOStopped)}}, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := kinds(MySQLRepairs(tc.in)); !slices.Equal(got, tc.want) {
 				t.Errorf("repairs = %q, want %q", got, tc.want)
 			}
 		})
+	}
+}
+
+// docs/design.md §9.33: after a failover stopped the IO threads and went
+// no further, the steward restarts those stopped cleanly (a receiver
+// error is a person's) and unfences a read-only primary; with nothing to
+// do it still records the undo, superseding the stale stop-io intent.
+func TestMySQLUndoDetach(t *testing.T) {
+	replica := func(addr string, io probe.IOThread, errno int) Node {
+		return Node{Address: addr, Observation: &probe.Observation{Instance: addr, Reachable: true, Role: probe.RoleReplica,
+			Primary: "m1", ReadOnly: true, MySQL: &probe.MySQLFacts{Flavor: probe.FlavorMariaDB,
+				Channels: []probe.Channel{{Source: "m1", IO: io, SQLRunning: true, LastIOErrno: errno}}}}}
+	}
+	primary := func(readOnly bool) Node {
+		return Node{Address: "m1", Observation: &probe.Observation{Instance: "m1", Reachable: true, Role: probe.RolePrimary,
+			ReadOnly: readOnly, MySQL: &probe.MySQLFacts{Flavor: probe.FlavorMariaDB}}}
+	}
+	c := Committed{Epoch: 4, Primary: "m1", Replicas: []string{"m2", "m3", "m4"}}
+	for _, tc := range []struct {
+		name     string
+		nodes    []Node
+		replicas []string
+		unfence  bool
+		why      string
+	}{
+		{"stopped cleanly, fenced primary", []Node{primary(true), replica("m2", probe.IOStopped, 0), replica("m3", probe.IOStopped, 0),
+			replica("m4", probe.IOStopped, 1236)}, []string{"m2", "m3"}, true, "m2, m3 receive again; m1 accepts writes again"},
+		{"running already, writable primary", []Node{primary(false), replica("m2", probe.IORunning, 0)}, nil, false,
+			"the stale intent is superseded"},
+	} {
+		rs := MySQLRepairs(StewardInput{Committed: c, Detached: "m1", Nodes: tc.nodes})
+		if len(rs) != 1 || rs[0].Kind != RepairUndoDetach || !slices.Equal(rs[0].Replicas, tc.replicas) || rs[0].Unfence != tc.unfence ||
+			!strings.Contains(rs[0].Why, tc.why) {
+			t.Errorf("%s: repairs %+v; want undo-detach of %v, unfence %t, why containing %q", tc.name, rs, tc.replicas, tc.unfence, tc.why)
+		}
 	}
 }
 

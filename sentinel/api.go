@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/imsentinel/imsentinel/promote"
 	"github.com/imsentinel/imsentinel/sentinel/buildinfo"
 )
 
@@ -20,13 +21,18 @@ func (d *Daemon) handler() http.Handler {
 	mux.HandleFunc("POST /v1/clusters/{name}/failover", d.authorized(d.postFailover))
 	mux.HandleFunc("POST /v1/clusters/{name}/pause", d.authorized(d.postPause))
 	mux.HandleFunc("POST /v1/clusters/{name}/resume", d.authorized(d.postResume))
+	for _, a := range promote.InstanceActions {
+		mux.HandleFunc("POST /v1/clusters/{name}/instances/{instance}/"+string(a), d.authorized(d.postInstance(string(a))))
+	}
 	for _, path := range []string{"/healthz", "/v1/clusters", "/v1/clusters/{name}", "/v1/fleet", "/v1/events"} {
 		mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Allow", "GET, HEAD")
 			writeError(w, http.StatusMethodNotAllowed, r.Method+" "+r.URL.Path+" is not allowed; use GET")
 		})
 	}
-	for _, path := range []string{"/v1/clusters/{name}/failover", "/v1/clusters/{name}/pause", "/v1/clusters/{name}/resume"} {
+	for _, path := range []string{"/v1/clusters/{name}/failover", "/v1/clusters/{name}/pause", "/v1/clusters/{name}/resume",
+		"/v1/clusters/{name}/instances/{instance}/rejoin", "/v1/clusters/{name}/instances/{instance}/fence",
+		"/v1/clusters/{name}/instances/{instance}/unfence"} {
 		mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Allow", "POST")
 			writeError(w, http.StatusMethodNotAllowed, r.Method+" "+r.URL.Path+" is not allowed; use POST")

@@ -81,7 +81,8 @@ func (d *Daemon) redisAdmin(cluster config.ClusterConfig) func(addr string) redi
 func (d *Daemon) mysqlAdmin(cluster config.ClusterConfig) func(addr string) mysqlAdmin {
 	return func(addr string) mysqlAdmin {
 		return mysqlnode.Open(mysqlnode.Options{Address: addr, Username: cluster.Credentials.Username,
-			Password: cluster.Credentials.Password.Reveal(), Timeout: adminTimeout})
+			Password: cluster.Credentials.Password.Reveal(), Timeout: adminTimeout,
+			SpareUsers: cluster.Credentials.SpareUsers})
 	}
 }
 

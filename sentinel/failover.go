@@ -186,6 +186,8 @@ type failoverOutcome struct {
 	committed bool   // the new config is on a majority
 	routed    bool   // the route was written
 	why       string // "" on success
+	// loss is what a MySQL failover that promoted may have lost (§6.8).
+	loss *promote.LossEstimate
 }
 
 // runRedisFailover carries out a Redis failover plan in the order of

@@ -3,9 +3,11 @@ package sentinel
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -26,6 +28,8 @@ type mysqlAdmin interface {
 	Position(ctx context.Context) (mysqlnode.Position, error)
 	WaitApplied(ctx context.Context, gtids string, poll time.Duration, progress func(applied string)) error
 	Promote(ctx context.Context, semi *mysqlsql.SemiSync) error
+	StartIOThread(ctx context.Context) error
+	Unfence(ctx context.Context) error
 	Repoint(ctx context.Context, src mysqlsql.Source) error
 	SetHeartbeat(ctx context.Context, period time.Duration) error
 	Close() error
@@ -37,11 +41,27 @@ const (
 	// waits behind a commit waiting for a semi-sync ack, which is the
 	// self-fence holding (promote/mysqlsql).
 	fenceLockWait = time.Second
+	// undoDeadline bounds the undo of a failover that gave up before
+	// promoting: two quick admin calls on each node (START SLAVE
+	// IO_THREAD, read_only=OFF). Short, so a lease renewed every third of
+	// its length always covers it.
+	undoDeadline = 2 * adminTimeout
 	// catchUpSlice is how long one authorized slice of the catch-up lasts:
 	// the lease is asked again before each, so a long catch-up renews it
 	// instead of outliving it.
 	catchUpSlice = time.Second
 )
+
+// mysqlFenceDeadline is the deadline of a MySQL fence step: the
+// configured failover.steps.fence, but at least what a fence blocked by a
+// commit waiting for a semi-sync acknowledgement takes (mysqlnode.Fence:
+// read_only=ON gives up after fenceLockWait, the application sessions
+// are killed, read_only=ON again): with a shorter deadline the fence of a
+// live, cut-off semi-sync primary never gets past its first try. The
+// fence runs in the background, so this never delays a promotion.
+func mysqlFenceDeadline(configured time.Duration) time.Duration {
+	return max(configured, 2*fenceLockWait+adminTimeout/2)
+}
 
 // mysqlJob is a MySQL failover's input, gathered by the cluster goroutine.
 type mysqlJob struct {
@@ -51,6 +71,30 @@ type mysqlJob struct {
 	catchUp   time.Duration // failover.steps.catch_up
 	heartbeat time.Duration
 	repl      struct{ user, password string }
+	// claim, old and oldSeen are the zero-loss claim at the old primary's
+	// last answer, its facts and when it answered: the loss estimate's
+	// input (§6.8).
+	claim   promote.Claim
+	old     *probe.MySQLFacts
+	oldSeen time.Time
+	// applied is what the candidate had applied when the catch-up ended,
+	// in its flavor's GTID notation.
+	applied string
+	flavor  probe.Flavor
+	// ioWasStopped names the replicas whose IO thread was already stopped
+	// at their last probe (by a person, or a fatal error): an undo leaves
+	// them stopped.
+	ioWasStopped map[string]bool
+	// rankIn is the ranking's input, ranked again on what the replicas
+	// hold once their IO threads stopped (recheck); forcedTo the
+	// operator's choice, kept against it.
+	rankIn   promote.MySQLRankInput
+	forcedTo string
+	// acceptedLacks is what the operator's choice lacked when it was
+	// planned (the dry run and the overrides showed it); lacks what the
+	// promoted replica lacks of what another one received once the IO
+	// threads stopped; "" when nothing.
+	acceptedLacks, lacks string
 }
 
 // mnode opens (once per task) the admin connection to a MySQL node.
@@ -88,6 +132,7 @@ func (x *executor) runMySQLFailover(ctx context.Context, j *mysqlJob) failoverOu
 	// reachable replica's IO thread, the candidate's too.
 	stopped := append([]string{cur}, j.reachable...)
 	var detached time.Time
+	var stoppedOK []string // whose IO thread this failover stopped: the undo starts them again
 	err := x.step(ctx, promote.StepStopIO, stopped, j.deadlines.Repoint, j.intent(promote.StepStopIO), func(ctx context.Context) error {
 		var wg sync.WaitGroup
 		errs := make([]error, len(stopped))
@@ -102,6 +147,11 @@ func (x *executor) runMySQLFailover(ctx context.Context, j *mysqlJob) failoverOu
 		}
 		wg.Wait()
 		detached = time.Now()
+		for i, e := range errs {
+			if e == nil {
+				stoppedOK = append(stoppedOK, stopped[i])
+			}
+		}
 		if errs[0] != nil {
 			return errs[0] // the candidate must have stopped
 		}
@@ -115,7 +165,28 @@ func (x *executor) runMySQLFailover(ctx context.Context, j *mysqlJob) failoverOu
 		return nil
 	})
 	if err != nil {
-		return failoverOutcome{why: "stop the IO threads: " + err.Error()}
+		why := "stop the IO threads: " + err.Error()
+		return failoverOutcome{why: why + x.undoMySQLDetach(ctx, j, stoppedOK, promote.OldUnknown)}
+	}
+
+	// 1b. Rank again on what the replicas hold now that none receives:
+	// the ranking read probes taken before, and a primary that was alive
+	// (a forced failover, a hung one) may have sent more since (§6.5).
+	if j.rollFrom == nil || j.rollFrom.Step == promote.StepStopIO {
+		next, why := x.recheck(ctx, j, stopped)
+		switch {
+		case next == "":
+			why = "after the IO threads stopped, " + why
+			return failoverOutcome{why: why + x.undoMySQLDetach(ctx, j, stoppedOK, promote.OldUnknown)}
+		case next != cur:
+			log.Warn("failover: after the IO threads stopped, another replica received more: it is promoted instead",
+				"planned", cur, "new_primary", next, "why", why)
+			j.reachable = append(slices.DeleteFunc(slices.Clone(j.reachable), func(a string) bool { return a == next }), cur)
+			slices.Sort(j.reachable)
+			cur = next
+			j.plan.NewPrimary = next
+			log = x.m.log.With("epoch", j.epoch, "old_primary", old, "new_primary", cur)
+		}
 	}
 
 	// 2. Fence the old primary in the background; usually it is gone.
@@ -123,19 +194,23 @@ func (x *executor) runMySQLFailover(ctx context.Context, j *mysqlJob) failoverOu
 	defer bg.Wait()
 	fenced := make(chan promote.OldState, 1)
 	bg.Go(func() {
-		err := x.step(ctx, promote.StepFence, []string{old}, j.deadlines.Fence, nil, func(ctx context.Context) error {
+		var res mysqlnode.FenceResult
+		err := x.step(ctx, promote.StepFence, []string{old}, mysqlFenceDeadline(j.deadlines.Fence), nil, func(ctx context.Context) error {
 			if err := x.mfirst(ctx, old); err != nil {
 				return err
 			}
-			res, err := x.mnode(old).Fence(ctx, fenceLockWait)
+			var err error
+			res, err = x.mnode(old).Fence(ctx, fenceLockWait)
 			if err == nil && res.Blocked {
 				log.Info("failover: the old primary's read_only waited behind a semi-sync commit: its self-fence holds", "killed", res.Killed)
 			}
 			return err
 		})
 		switch {
-		case err == nil:
-			fenced <- promote.OldDemoted // read_only: it refuses writes
+		case err == nil, res.Fenced:
+			// read_only took: it refuses writes (also when killing the
+			// sessions afterwards failed).
+			fenced <- promote.OldDemoted
 		case mysqlnode.Classify(err) == mysqlnode.Refused:
 			fenced <- promote.OldRefuses
 		default:
@@ -146,7 +221,8 @@ func (x *executor) runMySQLFailover(ctx context.Context, j *mysqlJob) failoverOu
 	// 3. The candidate applies what it received, in authorized slices.
 	err = x.catchUp(ctx, j, cur)
 	if err != nil {
-		return failoverOutcome{why: "catch up on " + cur + ": " + err.Error() + " (nothing promoted; the cluster stays where it was)"}
+		why := "catch up on " + cur + ": " + err.Error()
+		return failoverOutcome{why: why + x.undoMySQLDetach(ctx, j, stoppedOK, <-fenced)}
 	}
 
 	// 4. Promote.
@@ -170,6 +246,13 @@ func (x *executor) runMySQLFailover(ctx context.Context, j *mysqlJob) failoverOu
 			" (the promote intent stays recorded: the next holder rolls forward or chooses again)"}
 	}
 	log.Info("failover: promoted")
+	loss := promote.EstimateLoss(promote.LossInput{Claim: j.claim, AtRisk: j.atRisk, Old: j.old, OldSeen: j.oldSeen,
+		Flavor: j.flavor, Applied: j.applied, Lacks: j.lacks})
+	if loss.ZeroLoss {
+		log.Info("failover: zero acknowledged writes lost", "why", loss.Why)
+	} else {
+		log.Warn("failover: acknowledged writes may be lost", "why", loss.Why, "missing", loss.Missing)
+	}
 
 	// 5. Repoint the others to it (GTID auto-positioning).
 	repointed := slices.Clone(j.reachable)
@@ -207,7 +290,7 @@ func (x *executor) runMySQLFailover(ctx context.Context, j *mysqlJob) failoverOu
 	x.m.append(EventStep, time.Now(), map[string]any{"step": promote.StepCommit, "targets": []string{promote.TargetFleet},
 		"epoch": j.epoch, "took_ms": time.Since(start).Milliseconds(), "err": errString(err)})
 	if err != nil {
-		return failoverOutcome{why: "commit: " + err.Error() + " (the next holder rolls forward from the intent)"}
+		return failoverOutcome{why: "commit: " + err.Error() + " (the next holder rolls forward from the intent)", loss: &loss}
 	}
 
 	// 7. The gate: the old primary's replicas are detached (their IO
@@ -237,7 +320,7 @@ func (x *executor) runMySQLFailover(ctx context.Context, j *mysqlJob) failoverOu
 		}
 		select {
 		case <-ctx.Done():
-			return failoverOutcome{committed: true, why: "lease lost while the route waited: " + g.Why}
+			return failoverOutcome{committed: true, why: "lease lost while the route waited: " + g.Why, loss: &loss}
 		case state = <-fenced:
 			fenced = nil
 		case <-time.After(gatePoll):
@@ -253,8 +336,66 @@ func (x *executor) runMySQLFailover(ctx context.Context, j *mysqlJob) failoverOu
 		}
 		routed = err == nil
 	}
-	log.Info("failover: done", "repointed", repointed, "routed", routed)
-	return failoverOutcome{committed: true, routed: routed}
+	log.Info("failover: steps done (the background fence of the old primary may still run)", "repointed", repointed, "routed", routed)
+	return failoverOutcome{committed: true, routed: routed, loss: &loss}
+}
+
+// recheck ranks the replicas again (promote.RankMySQL, the planner's
+// input) on what each of stopped holds now, read through the admin
+// sessions once their IO threads stopped; a replica that cannot be read
+// keeps its last probe. It returns the replica to promote ("" when none
+// may be promoted without losing what another received) and why. An
+// operator's choice (forcedTo) is kept; what it lacks is recorded for the
+// loss estimate.
+func (x *executor) recheck(ctx context.Context, j *mysqlJob, stopped []string) (string, string) {
+	fresh := make([]*probe.MySQLFacts, len(stopped))
+	var wg sync.WaitGroup
+	for i, a := range stopped {
+		wg.Go(func() {
+			rctx, cancel := context.WithTimeout(ctx, adminTimeout)
+			defer cancel()
+			if p, err := x.mnode(a).Position(rctx); err == nil {
+				fresh[i] = positionFacts(p)
+			}
+		})
+	}
+	wg.Wait()
+	now := time.Now()
+	in := j.rankIn
+	in.Candidates = slices.Clone(in.Candidates)
+	for i := range in.Candidates {
+		c := &in.Candidates[i]
+		k := slices.Index(stopped, c.Address)
+		if k < 0 || fresh[k] == nil {
+			continue
+		}
+		o := c.Observation
+		if o.MySQL != nil {
+			fresh[k].LagSeconds = o.MySQL.LagSeconds // a tie-break only
+		}
+		o.MySQL, o.Reachable, o.At = fresh[k], true, now
+		c.Observation = o
+	}
+	rk := promote.RankMySQL(in, now)
+	cur := j.plan.NewPrimary
+	if j.forcedTo == "" {
+		return rk.Chosen, rk.Why
+	}
+	lacks := ""
+	for _, v := range rk.Verdicts {
+		if v.Address == cur && strings.HasPrefix(v.Reason, "lacks ") {
+			lacks = strings.TrimPrefix(v.Reason, "lacks ")
+		}
+	}
+	if lacks != "" && j.acceptedLacks == "" {
+		// The operator chose a replica that lacked nothing when asked:
+		// what it lacks now was acknowledged since, and nobody accepted
+		// losing it.
+		return "", fmt.Sprintf("the operator's choice %s lacks %s, received by another replica since it was planned: "+
+			"nothing promoted (ask again: the ranking sees it now)", cur, lacks)
+	}
+	j.lacks = lacks
+	return cur, "the operator's choice"
 }
 
 // catchUp lets the candidate apply everything it received, one authorized
@@ -307,5 +448,95 @@ func (x *executor) catchUp(ctx context.Context, j *mysqlJob, cur string) error {
 	}
 	x.m.append(EventStep, time.Now(), map[string]any{"step": promote.StepCatchUp, "targets": []string{cur},
 		"epoch": x.epoch, "took_ms": time.Since(start).Milliseconds(), "detail": "applied " + target})
+	j.applied, j.flavor = target, pos.Flavor.Kind
 	return nil
+}
+
+// undoMySQLDetach gives the cluster back to the old primary when the
+// failover failed before its promote intent, so a failed step leaves the
+// cluster writable where it was (DESIGN.md §6.1; docs/design.md §9.33).
+//
+// Only an old primary this failover reached and fenced is given back: it
+// is alive, it has every commit it acknowledged, and it accepts writes
+// again once its replicas receive again. So first the replicas whose IO
+// thread this failover stopped (and that ran before it) start receiving
+// again (a semi-sync primary with wait_no_slave needs their
+// acknowledgements), then read_only=OFF on the old primary. Nothing was
+// promoted, so no other node is writable and nothing is lost; what the
+// fence ended unacknowledged on the old primary reaches the replicas.
+//
+// An old primary that did not answer the fence is left alone, and so are
+// the IO threads: in GTID mode START SLAVE IO_THREAD discards the relay
+// log and fetches again from the applier's position (measured on MariaDB
+// 10.11), so on a replica whose applier lags, received and acknowledged
+// transactions whose only other copy was on a dead primary would be lost,
+// and the next attempt would promote without them. Stopped, they keep
+// what they received for the next attempt to rank and apply.
+//
+// The step records its own intent, which supersedes the stop-io intent:
+// a later holder ranks afresh instead of rolling forward from a detach
+// that was undone. Without the lease (the cause of many failures here)
+// nothing can be undone: the next holder rolls forward from the stop-io
+// intent; that is logged as an error for a person.
+//
+// It returns what to add to the failover's why.
+func (x *executor) undoMySQLDetach(ctx context.Context, j *mysqlJob, stopped []string, old promote.OldState) string {
+	p := j.plan
+	if r := j.rollFrom; r != nil && r.Step != promote.StepStopIO {
+		// An earlier holder's promote (or later) intent: the target may
+		// be writable already. Nothing is undone; the next holder rolls
+		// forward (§5.7).
+		return " (rolling forward from the " + r.Step + " intent of " + string(r.Holder) + ": nothing undone; the next holder rolls forward)"
+	}
+	unfence := old == promote.OldDemoted
+	if !unfence && !x.answers(ctx, p.OldPrimary) {
+		if len(stopped) > 0 {
+			x.m.log.Warn("failover: gave up before promoting; the old primary does not answer, so the replicas keep their IO threads stopped and what they received for the next attempt (the steward restarts them if it comes back)",
+				"epoch", j.epoch, "old_primary", p.OldPrimary, "old_state", old.String(), "replicas", stopped)
+		}
+		return " (nothing promoted; the old primary does not answer: the replicas' IO threads stay stopped, keeping what they received for the next attempt)"
+	}
+	restart := slices.DeleteFunc(slices.Clone(stopped), func(a string) bool { return j.ioWasStopped[a] })
+	targets := slices.Clone(restart)
+	if unfence {
+		targets = append(targets, p.OldPrimary)
+	}
+	it := &quorum.Intent{Step: promote.StepUndo, Target: p.OldPrimary, OldPrimary: p.OldPrimary}
+	err := x.step(ctx, promote.StepUndo, targets, undoDeadline, it, func(ctx context.Context) error {
+		var wg sync.WaitGroup
+		errs := make([]error, len(restart))
+		for i, a := range restart {
+			wg.Go(func() { errs[i] = x.mnode(a).StartIOThread(ctx) })
+		}
+		wg.Wait()
+		if unfence {
+			errs = append(errs, x.mnode(p.OldPrimary).Unfence(ctx))
+		}
+		return errors.Join(errs...)
+	})
+	left := slices.DeleteFunc(slices.Clone(stopped), func(a string) bool { return slices.Contains(restart, a) })
+	if err != nil {
+		x.m.log.Error("failover: could not give the cluster back to the old primary after the failover failed: it may be read-only and its replicas detached until the steward, the next holder or a person acts (imctl instance unfence; docs/failover.md)",
+			"epoch", j.epoch, "old_primary", p.OldPrimary, "unfence", unfence, "replicas", restart, "err", err)
+		return " (nothing promoted; the undo failed: " + err.Error() + ")"
+	}
+	x.m.log.Warn("failover: gave up before promoting; the cluster is back on the old primary",
+		"epoch", j.epoch, "old_primary", p.OldPrimary, "unfenced", unfence, "receiving_again", restart, "left_stopped", left)
+	why := " (nothing promoted; undone: the replicas receive again"
+	if unfence {
+		why += " and the old primary accepts writes"
+	}
+	if len(left) > 0 {
+		why += "; " + strings.Join(left, ", ") + " had the IO thread stopped before the failover and keep it so"
+	}
+	return why + ")"
+}
+
+// answers says whether a MySQL node answers its admin session now, within
+// one admin timeout.
+func (x *executor) answers(ctx context.Context, addr string) bool {
+	ctx, cancel := context.WithTimeout(ctx, adminTimeout)
+	defer cancel()
+	_, err := x.mnode(addr).Position(ctx)
+	return err == nil || mysqlnode.Classify(err) == mysqlnode.Failed
 }

@@ -53,6 +53,9 @@ type FailoverOutcome struct {
 	Routed     bool   `json:"routed"`
 	// Why says why it did not finish; empty when it did.
 	Why string `json:"why,omitempty"`
+	// Loss is a MySQL failover's loss estimate once it promoted (DESIGN.md
+	// §6.8): zero acknowledged writes lost, or what may be.
+	Loss *promote.LossEstimate `json:"loss,omitempty"`
 }
 
 // opRequest asks the cluster goroutine to plan or start an operator's
@@ -76,9 +79,8 @@ func (m *clusterMonitor) handleOp(r *opRequest, now time.Time) {
 		r.reply <- opReply{err: fmt.Errorf("%w: the agreement of %s is not running", ErrRefused, m.cfg.Name)}
 		return
 	}
-	if m.kind != probe.KindRedis || m.newAdmin == nil {
-		r.reply <- opReply{err: fmt.Errorf("%w: cluster %s is of kind %s: its failover is not implemented yet, or this sentinel observes only",
-			ErrRefused, m.cfg.Name, m.cfg.Kind)}
+	if (m.kind == probe.KindRedis && m.newAdmin == nil) || (m.kind == probe.KindMySQL && m.newMySQLAdmin == nil) {
+		r.reply <- opReply{err: fmt.Errorf("%w: this sentinel observes %s only", ErrRefused, m.cfg.Name)}
 		return
 	}
 	l, held := m.ag.Lease(now)
@@ -90,7 +92,22 @@ func (m *clusterMonitor) handleOp(r *opRequest, now time.Time) {
 		r.reply <- opReply{err: fmt.Errorf("%w: this sentinel holds no operator lease over %s, or a task runs there", ErrRefused, m.cfg.Name)}
 		return
 	}
-	j, why := m.planFailover(now, l, r.to)
+	var j *failoverJob
+	var run func(context.Context, *executor) failoverOutcome
+	var why string
+	if m.kind == probe.KindMySQL {
+		mj, w := m.planMySQLFailover(now, l, r.to)
+		if mj != nil {
+			j, run = &mj.failoverJob, func(ctx context.Context, x *executor) failoverOutcome { return x.runMySQLFailover(ctx, mj) }
+		}
+		why = w
+	} else {
+		rj, w := m.planFailover(now, l, r.to)
+		if rj != nil {
+			j, run = rj, func(ctx context.Context, x *executor) failoverOutcome { return x.runRedisFailover(ctx, rj) }
+		}
+		why = w
+	}
 	if j == nil {
 		err := fmt.Errorf("%w: nothing to promote in %s: %s", ErrRefused, m.cfg.Name, why)
 		if r.to != "" && m.instances[r.to] == nil {
@@ -112,7 +129,7 @@ func (m *clusterMonitor) handleOp(r *opRequest, now time.Time) {
 	m.opWaiter = done
 	m.ag.Want(quorum.ReasonOperator, true) // the task holds the lease until Done
 	m.launch(l, func(ctx context.Context, x *executor) taskResult {
-		out := x.runRedisFailover(ctx, j)
+		out := run(ctx, x)
 		return taskResult{failover: &out}
 	})
 	r.reply <- opReply{plan: plan, job: j, done: done}
@@ -123,8 +140,7 @@ func (m *clusterMonitor) overrides(j *failoverJob, to string, now time.Time) []s
 	var out []string
 	st := m.status
 	if p := m.instances[j.plan.OldPrimary]; p == nil || !p.sdown {
-		out = append(out, fmt.Sprintf("the primary %s answers: a forced failover loses the writes it acknowledged and did not replicate (a switchover does not)",
-			j.plan.OldPrimary))
+		out = append(out, m.liveFailoverCost(j.plan.OldPrimary))
 	}
 	if st.State != quorum.StateODOWN && st.State != quorum.StateVantageBlocked {
 		out = append(out, "ODOWN not reached: "+st.Tally)
@@ -138,10 +154,32 @@ func (m *clusterMonitor) overrides(j *failoverJob, to string, now time.Time) []s
 	if until, ok := m.pausedUntil(); ok && now.Before(until) {
 		out = append(out, "the cluster is paused until "+until.Format(time.RFC3339))
 	}
-	if to != "" {
+	switch {
+	case to != "" && j.rollFrom != nil:
+		out = append(out, fmt.Sprintf("--to %s is ignored: the %s intent of %s at epoch %d is rolled forward to %s (§5.7)",
+			to, j.rollFrom.Step, j.rollFrom.Holder, j.rollFrom.Epoch, j.rollFrom.Target))
+	case to != "":
 		out = append(out, "ranking: "+j.ranking.Why)
 	}
 	return out
+}
+
+// liveFailoverCost says what a forced failover of a primary that answers
+// costs, by kind: a Redis primary's unreplicated acknowledged writes are
+// lost; a semi-sync MySQL primary acknowledged nothing a replica lacks
+// (AFTER_SYNC), but the commits in flight when its replicas stop
+// receiving end on it alone, unacknowledged, and keep it from rejoining
+// (ErrantReturningPrimary); an asynchronous one loses what it did not
+// send.
+func (m *clusterMonitor) liveFailoverCost(old string) string {
+	const switchover = " (a switchover does not)"
+	if m.kind != probe.KindMySQL {
+		return fmt.Sprintf("the primary %s answers: a forced failover loses the writes it acknowledged and did not replicate", old) + switchover
+	}
+	if p := m.instances[old]; p != nil && p.lastReachable != nil && p.lastReachable.MySQL != nil && p.lastReachable.MySQL.SemiSync.PrimaryEnabled {
+		return fmt.Sprintf("the primary %s answers: its commits in flight when the replicas stop receiving are never acknowledged, stay on it alone and keep it from rejoining until a person discards them", old) + switchover
+	}
+	return fmt.Sprintf("the primary %s answers and is not semi-synchronous: a forced failover loses the writes it acknowledged and did not send to a replica", old) + switchover
 }
 
 // pausedUntil reads the committed pause.
@@ -217,6 +255,10 @@ func (d *Daemon) Failover(ctx context.Context, cluster, to string) (FailoverOutc
 	if err != nil {
 		return FailoverOutcome{}, err
 	}
+	if !m.opBusy.CompareAndSwap(false, true) {
+		return FailoverOutcome{Cluster: cluster}, fmt.Errorf("%w: another operator action on %s runs on this sentinel: wait for it to end", ErrRefused, cluster)
+	}
+	defer m.opBusy.Store(false)
 	if err := m.operatorLease(ctx, true); err != nil {
 		return FailoverOutcome{Cluster: cluster}, err
 	}
@@ -231,7 +273,7 @@ func (d *Daemon) Failover(ctx context.Context, cluster, to string) (FailoverOutc
 	select {
 	case r := <-rep.done:
 		if f := r.failover; f != nil {
-			out.Committed, out.Routed, out.Why = f.committed, f.routed, f.why
+			out.Committed, out.Routed, out.Why, out.Loss = f.committed, f.routed, f.why, f.loss
 		}
 		return out, nil
 	case <-m.done:
@@ -249,6 +291,10 @@ func (d *Daemon) Pause(ctx context.Context, cluster string, until time.Time) (ui
 	if err != nil {
 		return 0, err
 	}
+	if !m.opBusy.CompareAndSwap(false, true) {
+		return 0, fmt.Errorf("%w: another operator action on %s runs on this sentinel: wait for it to end", ErrRefused, cluster)
+	}
+	defer m.opBusy.Store(false)
 	if err := m.operatorLease(ctx, false); err != nil {
 		return 0, err
 	}

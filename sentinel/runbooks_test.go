@@ -15,7 +15,8 @@ func TestEveryConditionHasARunbook(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, c := range []string{CondForeignInstance, CondPrimaryIsReplica, CondWritableNonPrimary, CondVantageBlocked,
-		CondLineageBroken, CondRouteWaitsForFence, CondSelfFenceRelaxed, CondSemiSyncDrift, CondErrantReturningPrimary} {
+		CondLineageBroken, CondRouteWaitsForFence, CondSelfFenceRelaxed, CondSemiSyncDrift, CondErrantReturningPrimary,
+		CondCredentialsRefused, CondGrantsMissing} {
 		page := filepath.Join("..", "docs", "runbooks", c+".md")
 		b, err := os.ReadFile(page)
 		if err != nil {

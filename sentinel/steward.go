@@ -2,10 +2,13 @@ package sentinel
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"net"
+	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/imsentinel/imsentinel/probe"
@@ -121,8 +124,30 @@ func (x *executor) repair(ctx context.Context, j *stewardJob, c *promote.Committ
 				return x.mnode(r.Target).Repoint(ctx, src)
 			})
 
+	case promote.RepairUndoDetach:
+		it := &quorum.Intent{Step: promote.StepUndo, Target: r.Target, OldPrimary: r.Target}
+		return x.step(ctx, promote.StepUndo, append(slices.Clone(r.Replicas), r.Target), undoDeadline, it, func(ctx context.Context) error {
+			var wg sync.WaitGroup
+			errs := make([]error, len(r.Replicas))
+			for i, a := range r.Replicas {
+				wg.Go(func() {
+					if errs[i] = x.mfirst(ctx, a); errs[i] == nil {
+						errs[i] = x.mnode(a).StartIOThread(ctx)
+					}
+				})
+			}
+			wg.Wait()
+			if err := errors.Join(errs...); err != nil || !r.Unfence {
+				return err
+			}
+			if err := x.mfirst(ctx, r.Target); err != nil {
+				return err
+			}
+			return x.mnode(r.Target).Unfence(ctx)
+		})
+
 	case promote.RepairFenceErrant:
-		return x.step(ctx, promote.StepFence, []string{r.Target}, d.Fence, nil, func(ctx context.Context) error {
+		return x.step(ctx, promote.StepFence, []string{r.Target}, mysqlFenceDeadline(d.Fence), nil, func(ctx context.Context) error {
 			if err := x.mfirst(ctx, r.Target); err != nil {
 				return err
 			}

@@ -196,6 +196,9 @@ func (m *clusterMonitor) stewardInput() promote.StewardInput {
 	if sf := m.cfg.SelfFence; sf.Enabled {
 		in.SelfFence = promote.SelfFence{MinReplicas: sf.MinReplicas, MaxLag: sf.MaxLag}
 	}
+	if it, ok := m.ag.LastIntent(); ok && it.Step == promote.StepStopIO && it.OldPrimary == c.Primary {
+		in.Detached = it.OldPrimary
+	}
 	if hb := m.cfg.Heartbeat; hb.Manage {
 		in.Heartbeat = hb.Period
 	}
@@ -269,6 +272,9 @@ func (m *clusterMonitor) finishTask(r taskResult, now time.Time) {
 	case r.failover != nil:
 		o := r.failover
 		detail := map[string]any{"epoch": r.epoch, "committed": o.committed, "routed": o.routed}
+		if o.loss != nil {
+			detail["loss"] = o.loss
+		}
 		if o.why != "" {
 			detail["why"] = o.why
 			m.log.Error("failover: ended without finishing", "epoch", r.epoch, "committed", o.committed, "why", o.why)
@@ -334,27 +340,9 @@ func (m *clusterMonitor) planFailover(now time.Time, l quorum.Lease, to string) 
 	rk := promote.Rank(in, now)
 	roll := m.rollForward(old, l.Epoch, &rk)
 	if to != "" && roll == nil {
-		t := m.instances[to]
-		switch {
-		case t == nil:
-			return nil, fmt.Sprintf("%s is not an instance of cluster %s", to, m.cfg.Name)
-		case to == old:
-			return nil, fmt.Sprintf("%s is the primary", to)
-		case t.sdown || t.last == nil || !t.last.Reachable:
-			return nil, fmt.Sprintf("no replica reachable: %s does not answer", to)
+		if why := m.operatorChoice(&rk, old, to); why != "" {
+			return nil, why
 		}
-		verdict := ""
-		for _, v := range rk.Verdicts {
-			if v.Address == to {
-				verdict = v.Reason
-			}
-		}
-		if rk.Chosen != to {
-			rk.Why = fmt.Sprintf("operator chose %s over the ranking's %s (%s)", to, orNone(rk.Chosen), verdict)
-		} else {
-			rk.Why = fmt.Sprintf("operator chose %s, the ranking's choice too (%s)", to, verdict)
-		}
-		rk.Chosen = to
 	}
 	if rk.Chosen == "" {
 		return nil, rk.Why
@@ -384,6 +372,35 @@ func (m *clusterMonitor) planFailover(now time.Time, l quorum.Lease, to string) 
 	}
 	return &failoverJob{epoch: l.Epoch, reason: l.Reason, ranking: rk, plan: plan, rollFrom: roll,
 		reachable: reachable, atRisk: unreachable, oldFence: oldFence, selfFence: sf, deadlines: d, lease: lease}, ""
+}
+
+// operatorChoice makes to, an operator's choice in a forced failover, the
+// ranking's: it must be a replica of the cluster that answers; the
+// ranking's verdict on it is kept in Why for the record but does not
+// exclude it. It returns why to cannot be chosen, or "".
+func (m *clusterMonitor) operatorChoice(rk *promote.Ranking, old, to string) string {
+	t := m.instances[to]
+	switch {
+	case t == nil:
+		return fmt.Sprintf("%s is not an instance of cluster %s", to, m.cfg.Name)
+	case to == old:
+		return fmt.Sprintf("%s is the primary", to)
+	case t.sdown || t.last == nil || !t.last.Reachable:
+		return fmt.Sprintf("no replica reachable: %s does not answer", to)
+	}
+	verdict := ""
+	for _, v := range rk.Verdicts {
+		if v.Address == to {
+			verdict = v.Reason
+		}
+	}
+	if rk.Chosen != to {
+		rk.Why = fmt.Sprintf("operator chose %s over the ranking's %s (%s)", to, orNone(rk.Chosen), verdict)
+	} else {
+		rk.Why = fmt.Sprintf("operator chose %s, the ranking's choice too (%s)", to, verdict)
+	}
+	rk.Chosen = to
+	return ""
 }
 
 // priorityOf is an instance's configured priority, nil when unset.
@@ -470,7 +487,9 @@ func (m *clusterMonitor) gateFromObservations(old string) promote.GateInput {
 	}
 	for _, addr := range m.order {
 		in := m.instances[addr]
-		if addr == old || in.lastReachable == nil || (in.last != nil && in.last.Reachable) {
+		// A replica that refuses this sentinel's login answers, but
+		// nothing says it is detached: it may still acknowledge for old.
+		if addr == old || in.lastReachable == nil || (in.last != nil && in.last.Reachable && !in.last.LoginRefused()) {
 			continue
 		}
 		if probe.MapAddress(m.addrMap, in.lastReachable.Primary) == old {
@@ -498,7 +517,7 @@ func (m *clusterMonitor) repairs(in promote.StewardInput) []promote.Repair {
 // starts its executor (as startFailover does for Redis).
 func (m *clusterMonitor) startMySQLFailover(now time.Time, l quorum.Lease) {
 	m.ag.Want(l.Reason, false)
-	j, why := m.planMySQLFailover(now, l)
+	j, why := m.planMySQLFailover(now, l, "")
 	if j == nil {
 		m.log.Error("failover: nothing to promote", "epoch", l.Epoch, "why", why)
 		m.append(EventFailoverDone, now, map[string]any{"epoch": l.Epoch, "committed": false, "why": why})
@@ -516,13 +535,16 @@ func (m *clusterMonitor) startMySQLFailover(now time.Time, l quorum.Lease) {
 
 // planMySQLFailover ranks the replicas of the failed primary (errant
 // transactions judged against the primaries this sentinel knows of: the
-// old one, and the previous one of the committed config) and plans.
-func (m *clusterMonitor) planMySQLFailover(now time.Time, l quorum.Lease) (*mysqlJob, string) {
+// old one, and the previous one of the committed config) and plans. to,
+// when set, is an operator's choice (operatorChoice).
+func (m *clusterMonitor) planMySQLFailover(now time.Time, l quorum.Lease, to string) (*mysqlJob, string) {
 	old := m.primary()
 	in := promote.MySQLRankInput{Cluster: m.cfg.Name, OldPrimary: old, AddressMap: m.addrMap,
 		MaxObservationAge: 2*m.detector.MinDownAfter + m.detector.Interval, MaxBroken: m.detector.DownAfter}
 	var semi bool
 	var semiTO time.Duration
+	var oldFacts *probe.MySQLFacts
+	var oldSeen time.Time
 	for _, addr := range []string{old, m.ag.Config().Settings[promote.SettingPreviousPrimary]} {
 		if i := m.instances[addr]; i != nil && i.lastReachable != nil && i.lastReachable.MySQL != nil {
 			f := i.lastReachable.MySQL
@@ -532,12 +554,25 @@ func (m *clusterMonitor) planMySQLFailover(now time.Time, l quorum.Lease) (*mysq
 			}
 			if addr == old {
 				semi, semiTO = f.SemiSync.PrimaryEnabled, f.SemiSync.Timeout
+				oldFacts, oldSeen = f, i.lastReachable.At
 			}
 		}
 	}
 	in.Candidates = m.candidates(old)
 	rk := promote.RankMySQL(in, now)
 	roll := m.rollForward(old, l.Epoch, &rk)
+	forced, accepted := "", ""
+	if to != "" && roll == nil {
+		if why := m.operatorChoice(&rk, old, to); why != "" {
+			return nil, why
+		}
+		forced = to
+		for _, v := range rk.Verdicts {
+			if v.Address == to && strings.HasPrefix(v.Reason, "lacks ") {
+				accepted = strings.TrimPrefix(v.Reason, "lacks ") // the dry run showed it
+			}
+		}
+	}
 	if rk.Chosen == "" {
 		return nil, rk.Why
 	}
@@ -553,12 +588,36 @@ func (m *clusterMonitor) planMySQLFailover(now time.Time, l quorum.Lease) (*mysq
 		Unreachable: unreachable, Deadlines: d, CatchUp: st.CatchUp, Lease: lease})
 	j := &mysqlJob{failoverJob: failoverJob{epoch: l.Epoch, reason: l.Reason, ranking: rk, plan: plan, rollFrom: roll,
 		reachable: reachable, atRisk: unreachable, deadlines: d, lease: lease},
-		semi: semi, semiTO: semiTO, catchUp: st.CatchUp, heartbeat: m.cfg.Heartbeat.Period}
+		semi: semi, semiTO: semiTO, catchUp: st.CatchUp, heartbeat: m.cfg.Heartbeat.Period,
+		claim: promote.ZeroLossClaim(m.kind, oldFacts, m.replicating()), old: oldFacts, oldSeen: oldSeen, ioWasStopped: m.ioStoppedBefore(old, append([]string{rk.Chosen}, reachable...)),
+		rankIn: in, forcedTo: forced, acceptedLacks: accepted}
 	if j.semi && j.semiTO <= 0 {
 		j.semiTO = 24 * time.Hour // unknown: very long, as §6.2 wants
 	}
 	j.repl.user, j.repl.password = m.cfg.Credentials.Replication.Username, m.cfg.Credentials.Replication.Password.Reveal()
 	return j, ""
+}
+
+// ioStoppedBefore names those of addrs whose replication IO thread was
+// stopped at their last probe (not connecting or running), by someone
+// else than a failover: none while the fleet's last intent is an earlier
+// failover's stop-io away from old (it stopped them; an undo restarts
+// them).
+func (m *clusterMonitor) ioStoppedBefore(old string, addrs []string) map[string]bool {
+	if it, ok := m.ag.LastIntent(); ok && it.Step == promote.StepStopIO && it.OldPrimary == old {
+		return nil
+	}
+	out := map[string]bool{}
+	for _, a := range addrs {
+		if i := m.instances[a]; i != nil && i.last != nil && i.last.MySQL != nil {
+			for _, c := range i.last.MySQL.Channels {
+				if c.Name == "" && c.IO == probe.IOStopped {
+					out[a] = true
+				}
+			}
+		}
+	}
+	return out
 }
 
 // candidates are the instances other than old, as ranking takes them.
@@ -582,13 +641,14 @@ func (m *clusterMonitor) candidates(old string) []promote.Candidate {
 
 // partition splits the instances other than old and chosen into those
 // that answer now and those that do not (which may still acknowledge for
-// the old primary).
+// the old primary). One that refuses this sentinel's login answers but
+// cannot be detached or repointed: it counts as unreachable (at risk).
 func (m *clusterMonitor) partition(old, chosen string) (reachable, unreachable []string) {
 	for _, addr := range m.order {
 		if addr == old || addr == chosen {
 			continue
 		}
-		if i := m.instances[addr]; !i.sdown && i.last != nil && i.last.Reachable {
+		if i := m.instances[addr]; !i.sdown && i.last != nil && i.last.Reachable && !i.last.LoginRefused() {
 			reachable = append(reachable, addr)
 		} else {
 			unreachable = append(unreachable, addr)

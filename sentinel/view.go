@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/imsentinel/imsentinel/probe"
+	"github.com/imsentinel/imsentinel/promote"
 	"github.com/imsentinel/imsentinel/quorum"
 )
 
@@ -59,7 +60,16 @@ type ClusterView struct {
 	PreviousPrimary string `json:"previous_primary,omitempty"`
 	// LastFailover is the last failover the committed config records.
 	LastFailover *LastFailover `json:"last_failover,omitempty"`
-	UpdatedAt    time.Time     `json:"updated_at"`
+	// PendingFailover is the fleet's last intent when it is a failover's
+	// step (stop-io, promote, demote, repoint) away from the primary this
+	// sentinel believes in: a failover began and is not committed (the
+	// next holder rolls forward, or the steward undoes a detach).
+	PendingFailover *quorum.Intent `json:"pending_failover,omitempty"`
+	// ZeroLoss says whether "zero acknowledged writes lost" is claimed for
+	// the cluster now, and why or why not (DESIGN.md §6.8): MySQL with
+	// semi-sync as §6.2 wants, from the primary's last answer; never Redis.
+	ZeroLoss  promote.Claim `json:"zero_loss"`
+	UpdatedAt time.Time     `json:"updated_at"`
 }
 
 // InstanceView is one instance: its last observation and the detector's

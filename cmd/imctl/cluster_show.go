@@ -81,6 +81,13 @@ func runClusterShow(ctx context.Context, o *clusterShowOptions) error {
 	if l := c.LastFailover; l != nil {
 		fmt.Fprintf(tw, "last failover\t%s\n", showLastFailover(l))
 	}
+	if z := c.ZeroLoss; z.Why != "" {
+		verdict := "NOT claimed"
+		if z.Claimed {
+			verdict = "claimed"
+		}
+		fmt.Fprintf(tw, "zero loss\t%s: %s\n", verdict, z.Why)
+	}
 	fmt.Fprintf(tw, "updated\t%s by %s\n", showTime(c.UpdatedAt), base)
 	if err := tw.Flush(); err != nil {
 		return err

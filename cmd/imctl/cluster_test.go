@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/imsentinel/imsentinel/promote"
 	"github.com/imsentinel/imsentinel/sentinel"
 )
 
@@ -13,6 +14,7 @@ func TestClusterShow(t *testing.T) {
 	c := sampleCluster()
 	c.PausedUntil.Time = testNow.Add(3600e9)
 	c.LastFailover = &lastFailover{Epoch: 6, At: testNow.Add(-3600e9), NewPrimary: "10.0.0.1:6379", Committed: true}
+	c.ZeroLoss = promote.Claim{Why: "Redis replication is asynchronous"}
 	c.Instances[0].Detector = sentinel.Detector{SmoothedRTTMS: 0.4, Suspicion: 0.123, LastOK: &testNow,
 		Reason: "window 1.2s, silence 150ms"}
 	api.Clusters = []clusterView{c}
@@ -29,6 +31,7 @@ lease          s2 at epoch 7 (steward)
 tally          0/3 say down
 vantage        2 replicas see the primary
 last failover  epoch 6 at 2026-11-26T08:30:00Z to 10.0.0.1:6379
+zero loss      NOT claimed: Redis replication is asynchronous
 updated        2026-11-26T09:30:00.000Z by URL
 
 INSTANCE       STATE    LAG   SOURCE                         RTT    SUSPICION  LAST OK                   DETAIL

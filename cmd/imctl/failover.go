@@ -245,6 +245,9 @@ func printOutcome(w io.Writer, out failoverOutcome) error {
 		_, err = fmt.Fprintf(w, "%s: the failover did not finish at epoch %d (committed %s, routed %s): %s\n",
 			out.Cluster, out.Epoch, yesNo(out.Committed), yesNo(out.Routed), cmpOrDash(out.Why, ""))
 	}
+	if l := out.Loss; err == nil && l != nil {
+		_, err = fmt.Fprintf(w, "%s: %s\n", out.Cluster, l.Why)
+	}
 	return err
 }
 

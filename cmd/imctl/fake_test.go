@@ -46,6 +46,10 @@ type fakeAPI struct {
 	// ends unless HoldOpen.
 	FollowMore []store.Entry
 	HoldOpen   bool
+	// Instance answers POST .../instances/{instance}/{action} (its Action
+	// and Instance taken from the path) unless the instance is not in the
+	// cluster (404) or Refuse is set (409).
+	Instance sentinel.InstanceOutcome
 
 	mu   sync.Mutex
 	reqs []recorded
@@ -74,6 +78,7 @@ func newFakeAPI(t *testing.T) *fakeAPI {
 	mux.HandleFunc("POST /v1/clusters/{name}/failover", f.failover)
 	mux.HandleFunc("POST /v1/clusters/{name}/pause", f.pause)
 	mux.HandleFunc("POST /v1/clusters/{name}/resume", f.pause)
+	mux.HandleFunc("POST /v1/clusters/{name}/instances/{instance}/{action}", f.instance)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		f.fail(w, 404, "no such endpoint: "+r.Method+" "+r.URL.Path)
 	})
@@ -346,4 +351,28 @@ func sampleCluster() clusterView {
 			Instance: "10.0.0.1:6379", Detail: "min-replicas-to-write 1 (configured 2)", Since: testNow}},
 	}}
 	return c
+}
+
+func (f *fakeAPI) instance(w http.ResponseWriter, r *http.Request) {
+	name, inst := r.PathValue("name"), r.PathValue("instance")
+	c := f.cluster(name)
+	if c == nil {
+		f.fail(w, 404, "no cluster named "+name+" (GET /v1/clusters lists them)")
+		return
+	}
+	found := false
+	for _, in := range c.Instances {
+		found = found || in.Address == inst
+	}
+	if !found {
+		f.fail(w, 404, "no such instance: "+inst+" is not an instance of cluster "+name)
+		return
+	}
+	if f.Refuse != "" {
+		f.fail(w, 409, f.Refuse)
+		return
+	}
+	out := f.Instance
+	out.Cluster, out.Instance, out.Action = name, inst, r.PathValue("action")
+	f.reply(w, 200, out)
 }

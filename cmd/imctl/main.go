@@ -9,6 +9,7 @@
 //	imctl cluster resume NAME             allow them again
 //	imctl sentinels                       the fleet: members, liveness, leases
 //	imctl failover NAME [--to INSTANCE] [--dry-run] [--yes]
+//	imctl instance rejoin|fence|unfence CLUSTER INSTANCE [--yes]
 //	imctl events [--follow] [--cluster NAME] [--since SEQ] [--limit N]
 //	imctl route get NAME                  the routing entry, from the routing Redis
 //	imctl config check FILE               validate a daemon config offline
@@ -170,6 +171,7 @@ func newRootCmd(s ioStreams) *cobra.Command {
 		cluster,
 		newSentinelsCmd(s),
 		newFailoverCmd(s),
+		newInstanceCmd(s),
 		newEventsCmd(s),
 		route,
 		config,

@@ -104,6 +104,8 @@ type failoverOutcome struct {
 	Committed  bool   `json:"committed"`
 	Routed     bool   `json:"routed"`
 	Why        string `json:"why,omitempty"`
+	// Loss is a MySQL failover's loss estimate (DESIGN.md §6.8).
+	Loss *promote.LossEstimate `json:"loss,omitempty"`
 }
 
 // failoverLine is one line of a streamed failover: an event, or the last

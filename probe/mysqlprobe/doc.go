@@ -26,8 +26,13 @@
 // elsewhere. Addresses are reported as the server gives them; the daemon
 // applies the address map (probe.MapAddress).
 //
-// Privileges the probing user needs: on MariaDB 10.11, SLAVE MONITOR (SHOW
-// ALL SLAVES STATUS) and REPLICATION MASTER ADMIN (SHOW SLAVE HOSTS); on
-// MySQL 8, REPLICATION CLIENT (SHOW REPLICA STATUS), REPLICATION SLAVE
-// (SHOW REPLICAS) and SELECT on performance_schema (heartbeats).
+// Access: when an instance first answers, and every AccessRecheck, the
+// prober reads SHOW GRANTS as the admin user and logs in as the
+// replication user, and reports what each account lacks against
+// Requirements (ParseGrants, Grants.Missing: pure, tested against SHOW
+// GRANTS captured from MariaDB 10.11 and written from the MySQL 8 manual).
+// A refused login (error 1045 and kin, LoginRefused) is an answer: the
+// observation is Reachable, with Access saying so, so the detector never
+// counts a rotated password as a dead server. docs/grants.md lists the
+// privileges per flavor, measured on MariaDB 10.11.
 package mysqlprobe

@@ -64,6 +64,10 @@ type Prober struct {
 	// version is @@version as last seen; it picks the flavor's statements.
 	// A round that fails to read the variables forgets it.
 	version string
+	// access is what the server last said of the accounts (checkAccess),
+	// carried by every observation; rechecked when the version is read
+	// anew and every AccessRecheck.
+	access *probe.Access
 }
 
 var _ probe.Prober = (*Prober)(nil)
@@ -80,13 +84,9 @@ func New(t probe.Target) *Prober {
 	if timeout <= 0 {
 		timeout = DefaultTimeout
 	}
-	addr := t.Dial
-	if addr == "" {
-		addr = t.Address
-	}
 	cfg := mysql.NewConfig()
 	cfg.Net = "tcp"
-	cfg.Addr = addr
+	cfg.Addr = dialAddress(t)
 	cfg.User = t.Username
 	cfg.Passwd = t.Password
 	cfg.Timeout = timeout
@@ -125,7 +125,21 @@ func (p *Prober) Probe(ctx context.Context) (obs probe.Observation) {
 	fail := func(doing string, err error) {
 		errs = append(errs, p.t.Errorf(doing, err))
 	}
-	defer func() { obs.Error = strings.Join(errs, "; ") }()
+	var checkAccess bool
+	var flavor probe.Flavor
+	defer func() {
+		// The access check runs last, on what is left of the round, so a
+		// slow login (the replication user's, a reverse DNS lookup) never
+		// costs the facts that detection and vantage read. One cut short
+		// by the round's end is not kept: the next round asks again.
+		if checkAccess && obs.MySQL != nil && ctx.Err() == nil {
+			if a := p.checkAccess(ctx, flavor, obs.At); ctx.Err() == nil {
+				p.access = a
+			}
+		}
+		obs.Error = strings.Join(errs, "; ")
+		obs.Access = p.access
+	}()
 	// lost is true after a statement failed for want of the server (a
 	// timeout, a dropped connection, the round's deadline) rather than
 	// with a server error: the rest of the round would only wait out more
@@ -141,10 +155,18 @@ func (p *Prober) Probe(ctx context.Context) (obs probe.Observation) {
 	if err != nil {
 		fail("select 1", err)
 		p.version = ""
+		if LoginRefused(err) {
+			// The server answered: alive, not down (docs/grants.md). Its
+			// state is unknown; Access says why.
+			obs.Reachable = true
+			p.access = &probe.Access{CheckedAt: obs.At, Accounts: []probe.AccountAccess{
+				{Purpose: probe.PurposeAdmin, User: p.t.Username, Refused: err.Error()}}}
+		}
 		return obs
 	}
 	obs.Reachable = true
 
+	recheck := p.version == "" || p.access == nil || obs.At.Sub(p.access.CheckedAt) >= AccessRecheck
 	if p.version == "" {
 		rows, err := p.query(ctx, queryVersion)
 		if err != nil {
@@ -155,8 +177,9 @@ func (p *Prober) Probe(ctx context.Context) (obs probe.Observation) {
 			p.version = rows[0]["version"]
 		}
 	}
-	flavor := flavorOf(p.version)
+	flavor = flavorOf(p.version)
 	mysql8022 := flavor == probe.FlavorMySQL && atLeast(p.version, 8, 0, 22)
+	checkAccess = recheck
 
 	varsQuery := queryVarsMySQL
 	if flavor == probe.FlavorMariaDB {
@@ -312,6 +335,16 @@ func (p *Prober) Close() error {
 	}
 	return nil
 }
+
+// dialAddress is where to connect: the mapped address, else the name.
+func dialAddress(t probe.Target) string {
+	if t.Dial != "" {
+		return t.Dial
+	}
+	return t.Address
+}
+
+func (p *Prober) dial() string { return dialAddress(p.t) }
 
 // failingConnector stands in when the driver rejects the config, so that
 // every Probe reports why instead of New failing.

@@ -87,6 +87,20 @@ func (p *Prober) Probe(ctx context.Context) (obs probe.Observation) {
 		obs.RTT = time.Since(start)
 	})
 	loading, masterDown := redis.IsLoadingError(pingErr), redis.IsMasterDownError(pingErr)
+	if refused := loginRefused(pingErr); refused != "" {
+		// The server answered: it is alive, and says nothing more to this
+		// sentinel (a rotated password must never fail over a healthy
+		// primary). The refusal is the observation's Access.
+		fail("authenticate", pingErr)
+		obs.Reachable = true
+		user := p.t.Username
+		if user == "" {
+			user = "default"
+		}
+		obs.Access = &probe.Access{CheckedAt: obs.At, Accounts: []probe.AccountAccess{
+			{Purpose: probe.PurposeAdmin, User: user, Refused: refused}}}
+		return obs
+	}
 	if pingErr != nil && !loading && !masterDown {
 		fail("ping", pingErr)
 		return obs
@@ -145,4 +159,24 @@ func (p *Prober) Close() error {
 		return fmt.Errorf("close redis prober %s: %w", p.t.Address, err)
 	}
 	return nil
+}
+
+// loginRefused is the server's refusal of this sentinel's credentials, ""
+// when err is none: -WRONGPASS (a wrong password or a disabled ACL user),
+// -NOAUTH (a password is required and none was given), or the error AUTH
+// answers on a server with no password set (measured on redis 7.0.15:
+// "ERR AUTH <password> called without any password configured for the
+// default user"; before 6.0 "ERR Client sent AUTH, but no password is
+// set" and "ERR invalid password").
+func loginRefused(err error) string {
+	if err == nil {
+		return ""
+	}
+	msg := err.Error()
+	for _, prefix := range []string{"WRONGPASS", "NOAUTH", "ERR AUTH", "ERR Client sent AUTH", "ERR invalid password"} {
+		if strings.HasPrefix(msg, prefix) {
+			return msg
+		}
+	}
+	return ""
 }

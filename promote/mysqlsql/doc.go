@@ -114,12 +114,15 @@
 //
 // # Privileges
 //
-// From the manuals, to be confirmed by the daemon's start-up grant check
-// (issue 6, point 6): on MariaDB 10.11, REPLICATION SLAVE ADMIN (STOP,
-// RESET, CHANGE MASTER, START), READ_ONLY ADMIN (SET GLOBAL read_only),
-// SUPER (the other SET GLOBAL), PROCESS and CONNECTION ADMIN (list and kill
-// other accounts' sessions), SLAVE MONITOR and BINLOG MONITOR (status). On
-// MySQL 8: REPLICATION_SLAVE_ADMIN, SYSTEM_VARIABLES_ADMIN,
-// CONNECTION_ADMIN, PROCESS, REPLICATION CLIENT, and SYSTEM_USER to kill
-// sessions of accounts that have it.
+// Measured on MariaDB 10.11 by running every statement with one privilege
+// taken away at a time (docs/grants.md; probe/mysqlprobe checks them at
+// start-up): REPLICATION SLAVE ADMIN (STOP, CHANGE MASTER, START), RELOAD
+// (RESET SLAVE ALL: error 1227 without it), READ_ONLY ADMIN (read_only),
+// REPLICATION MASTER ADMIN (the semi-sync primary variables), PROCESS (the
+// process list silently hides other accounts' sessions without it),
+// CONNECTION ADMIN (kill them) and SLAVE MONITOR (replica status); SUPER
+// stands for some of these, not all. On MySQL 8, from the manual:
+// REPLICATION_SLAVE_ADMIN, SYSTEM_VARIABLES_ADMIN, CONNECTION_ADMIN,
+// PROCESS, REPLICATION CLIENT, and SYSTEM_USER to kill sessions of
+// accounts that have it.
 package mysqlsql

@@ -59,6 +59,20 @@ func StopIOThread(f Flavor) (Stmt, error) {
 		"stop receiving from the old primary; the SQL thread keeps applying the relay log"), nil
 }
 
+// StartIOThread starts the replica's receiver (IO) thread again: the
+// undo of StopIOThread when a failover gives up before anything
+// irreversible (DESIGN.md §6.1: a failed step leaves the cluster writable
+// where it was). The applier (SQL thread) is left as it is. A thread that
+// already runs is left running (MariaDB answers with note 1254); a server
+// with no source configured refuses it (MariaDB error 1200).
+func StartIOThread(f Flavor) (Stmt, error) {
+	if _, err := begin("start the IO thread", f); err != nil {
+		return Stmt{}, err
+	}
+	return stmt("START "+replica(f)+" IO_THREAD",
+		"receive from the old primary again: the failover gave up before promoting"), nil
+}
+
 // StopAndResetReplication makes a replica forget its source, so it can be
 // a primary: stop both threads, then RESET ... ALL (which also drops the
 // source's address and credentials). Run it only after WaitApplied said

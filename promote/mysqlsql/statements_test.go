@@ -23,6 +23,7 @@ func steps() map[string]func(Flavor) ([]Stmt, error) {
 	return map[string]func(Flavor) ([]Stmt, error){
 		"SessionSetup":            SessionSetup,
 		"StopIOThread":            func(f Flavor) ([]Stmt, error) { return one(StopIOThread(f)) },
+		"StartIOThread":           func(f Flavor) ([]Stmt, error) { return one(StartIOThread(f)) },
 		"Fence":                   func(f Flavor) ([]Stmt, error) { return Fence(f, 2*time.Second) },
 		"AppSessions":             func(f Flavor) ([]Stmt, error) { return one(AppSessions(f, []string{"imsentinel", "dba"})) },
 		"UserSessions":            func(f Flavor) ([]Stmt, error) { return one(UserSessions(f, []string{"imsentinel"})) },
@@ -87,6 +88,11 @@ func TestStatements(t *testing.T) {
 		"StopIOThread": {
 			mariadb1011: {"STOP SLAVE IO_THREAD"},
 			mysql8022:   {"STOP REPLICA IO_THREAD"},
+		},
+		"StartIOThread": {
+			mariadb1011: {"START SLAVE IO_THREAD"},
+			mysql8021:   {"START SLAVE IO_THREAD"},
+			mysql8022:   {"START REPLICA IO_THREAD"},
 		},
 		"Fence": {
 			mariadb1011: {"SET SESSION lock_wait_timeout=2", "SET GLOBAL read_only=ON"},
@@ -241,6 +247,8 @@ func TestVersionBoundaries(t *testing.T) {
 	}{
 		{MySQL(8, 0, 21), StopIOThread, "STOP SLAVE IO_THREAD"},
 		{MySQL(8, 0, 22), StopIOThread, "STOP REPLICA IO_THREAD"},
+		{MySQL(8, 0, 21), StartIOThread, "START SLAVE IO_THREAD"},
+		{MySQL(8, 0, 22), StartIOThread, "START REPLICA IO_THREAD"},
 		{MySQL(8, 0, 21), ReplicaStatus, "SHOW SLAVE STATUS"},
 		{MySQL(8, 0, 22), ReplicaStatus, "SHOW REPLICA STATUS"},
 		{MySQL(8, 1, 0), BinaryLogStatus, "SHOW MASTER STATUS"},

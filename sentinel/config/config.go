@@ -265,6 +265,11 @@ type Credentials struct {
 	// Replication is the user replicas connect with (MySQL CHANGE MASTER;
 	// Redis masterauth).
 	Replication UserSecret `mapstructure:"replication" yaml:"replication" json:"replication"`
+	// SpareUsers (MySQL only) are accounts whose sessions a fence does not
+	// kill, beside Username: a DBA's, a monitoring agent's. Account names
+	// without the host part. Default none: every application session is
+	// killed when a node is fenced.
+	SpareUsers []string `mapstructure:"spare_users" yaml:"spare_users" json:"spare_users"`
 }
 
 // UserSecret is a user and its password.

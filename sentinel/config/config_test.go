@@ -143,6 +143,54 @@ admin: {listen: "127.0.0.1:7100"}
 	}
 }
 
+// Cluster secrets come from the environment too, by cluster name (viper
+// does not reach entries of the clusters list): the environment
+// overrides the file's password and password_file; a *_file reads; two
+// clusters whose names map to one variable are refused when it is set.
+func TestClusterSecretsFromEnvironmentAndFiles(t *testing.T) {
+	dir := t.TempDir()
+	replFile := filepath.Join(dir, "repl")
+	if err := os.WriteFile(replFile, []byte("repl-from-file\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	path := writeConfig(t, strings.Replace(minimal, "  - {name: sessions, kind: redis, primary: 127.0.0.1:6379}",
+		`  - name: msg-01
+    kind: mysql
+    primary: 127.0.0.1:3306
+    credentials: {username: imsentinel, password: from-file, replication: {username: repl, password_file: `+replFile+`}}
+  - {name: msg.02, kind: mysql, primary: 127.0.0.1:3307, credentials: {username: imsentinel, password_file: /nonexistent}}`, 1))
+	t.Setenv("IMSENTINEL_CLUSTER_MSG_01_CREDENTIALS_PASSWORD", "admin-from-env")
+	t.Setenv("IMSENTINEL_CLUSTER_MSG_02_CREDENTIALS_PASSWORD", "second-from-env")
+	cfg, err := Load(Source{Path: path})
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	for _, c := range []struct {
+		what      string
+		got, want string
+	}{
+		{"msg-01 admin (env > file)", cfg.Clusters[0].Credentials.Password.Reveal(), "admin-from-env"},
+		{"msg-01 replication (*_file)", cfg.Clusters[0].Credentials.Replication.Password.Reveal(), "repl-from-file"},
+		{"msg.02 admin (env > an unreadable password_file)", cfg.Clusters[1].Credentials.Password.Reveal(), "second-from-env"},
+	} {
+		if c.got != c.want {
+			t.Errorf("%s = %q, want %q", c.what, c.got, c.want)
+		}
+	}
+	if got := ClusterEnvName("msg-01", "credentials.replication.password"); got != "IMSENTINEL_CLUSTER_MSG_01_CREDENTIALS_REPLICATION_PASSWORD" {
+		t.Errorf("ClusterEnvName = %s", got)
+	}
+
+	clash := writeConfig(t, strings.Replace(minimal, "  - {name: sessions, kind: redis, primary: 127.0.0.1:6379}",
+		`  - {name: a-b, kind: mysql, primary: 127.0.0.1:3306, credentials: {username: u}}
+  - {name: a.b, kind: mysql, primary: 127.0.0.1:3307, credentials: {username: u}}`, 1))
+	t.Setenv("IMSENTINEL_CLUSTER_A_B_CREDENTIALS_PASSWORD", "x")
+	_, err = Load(Source{Path: clash})
+	if err == nil || !strings.Contains(err.Error(), "clusters[1].credentials.password: IMSENTINEL_CLUSTER_A_B_CREDENTIALS_PASSWORD is set, and names both clusters[0]") {
+		t.Errorf("two clusters on one variable: %v", err)
+	}
+}
+
 func TestSecretsNeverPrint(t *testing.T) {
 	const token, pass, key = "tok-3141592653", "pw-2718281828", "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="
 	dir := t.TempDir()
@@ -260,6 +308,12 @@ func TestBadConfigs(t *testing.T) {
 			"kind: mysql, primary: 127.0.0.1:3306, heartbeat: {period: 5s}}", 1),
 			[]string{"clusters[0].credentials.username: required for mysql clusters",
 				"clusters[0].heartbeat.period: 5s: MASTER_HEARTBEAT_PERIOD must be between 1ms and 1s"}},
+		{"spare users: redis has none, names without host", "!" + strings.Replace(minimal, "primary: 127.0.0.1:6379}",
+			"primary: 127.0.0.1:6379, credentials: {spare_users: [dba]}}\n  - {name: m, kind: mysql, primary: 127.0.0.1:3306, "+
+				"credentials: {username: imsentinel, spare_users: [ok, \"dba@'%'\", \"\"]}}", 1),
+			[]string{`clusters[0].credentials.spare_users[0]: "dba": only mysql clusters kill sessions when fencing`,
+				`clusters[1].credentials.spare_users[1]: "dba@'%'": an account name without host part or quotes`,
+				`clusters[1].credentials.spare_users[2]: "": an account name`}},
 		{"nothing at all", "!",
 			[]string{"sentinel.id: required", "fleet.name: required", "fleet.members: required", "clusters: required"}},
 		{"many problems at once", "detection: {probe_timeout: 900ms}\nfailover: {lease: 1s}\nadmin: {listen: \"10.0.0.1:80\"}",

@@ -328,12 +328,48 @@ func resolveSecrets(cfg *Config, ps *problems) {
 	read("gossip.encryption_key", &cfg.Gossip.EncryptionKey, cfg.Gossip.EncryptionKeyFile)
 	read("admin.token", &cfg.Admin.Token, cfg.Admin.TokenFile)
 	read("routing.password", &cfg.Routing.Password, cfg.Routing.PasswordFile)
+	envOwner := map[string]string{}
 	for i := range cfg.Clusters {
 		c := &cfg.Clusters[i].Credentials
-		p := fmt.Sprintf("clusters[%d].credentials", i)
-		read(p+".password", &c.Password, c.PasswordFile)
-		read(p+".replication.password", &c.Replication.Password, c.Replication.PasswordFile)
+		for _, sec := range []struct {
+			key    string
+			secret *Secret
+			file   string
+		}{
+			{"credentials.password", &c.Password, c.PasswordFile},
+			{"credentials.replication.password", &c.Replication.Password, c.Replication.PasswordFile},
+		} {
+			key := fmt.Sprintf("clusters[%d].%s", i, sec.key)
+			env := ClusterEnvName(cfg.Clusters[i].Name, sec.key)
+			if v := os.Getenv(env); v != "" {
+				// The environment overrides the file, its *_file included.
+				if other, ok := envOwner[env]; ok {
+					ps.add(key, "%s is set, and names both %s and this cluster: rename one of them", env, other)
+					continue
+				}
+				envOwner[env] = key
+				*sec.secret = Secret(v)
+				continue
+			}
+			envOwner[env] = key
+			read(key, sec.secret, sec.file)
+		}
 	}
+}
+
+// ClusterEnvName is the environment variable that overrides a secret of
+// a cluster's entry, by the cluster's name (the list index of clusters is
+// no name a person can keep stable): cluster msg-01, key
+// credentials.password → IMSENTINEL_CLUSTER_MSG_01_CREDENTIALS_PASSWORD.
+// Letters are upper-cased; '.' and '-' become '_'.
+func ClusterEnvName(cluster, key string) string {
+	name := strings.Map(func(r rune) rune {
+		if r == '.' || r == '-' {
+			return '_'
+		}
+		return r
+	}, cluster)
+	return EnvPrefix + "_CLUSTER_" + strings.ToUpper(name) + "_" + strings.ToUpper(strings.ReplaceAll(key, ".", "_"))
 }
 
 func lastKey(key string) string {

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"regexp"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -282,6 +283,15 @@ func validateClusters(cfg Config, ps *problems) {
 		}
 		if c.Kind == "mysql" && c.Credentials.Username == "" {
 			ps.add(key+".credentials.username", "required for mysql clusters")
+		}
+		for j, u := range c.Credentials.SpareUsers {
+			uk := fmt.Sprintf("%s.credentials.spare_users[%d]", key, j)
+			switch {
+			case c.Kind != "mysql":
+				ps.add(uk, "%q: only mysql clusters kill sessions when fencing", u)
+			case strings.TrimSpace(u) == "" || strings.ContainsAny(u, "@'\"` \t\n"):
+				ps.add(uk, "%q: an account name without host part or quotes", u)
+			}
 		}
 		reported := map[string]bool{}
 		for j, m := range c.AddressMap {

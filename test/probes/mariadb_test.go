@@ -197,8 +197,14 @@ func TestMariaDBPaused(t *testing.T) {
 	bad := mysqlprobe.New(probe.Target{Address: m.Addr, Timeout: probeTimeout,
 		Username: harness.MariaDBAdminUser, Password: "s3cret-pw"})
 	closeOnCleanup(t, bad)
-	if obs := probeOnce(bad); obs.Reachable || !strings.Contains(obs.Error, "Access denied") || strings.Contains(obs.Error, "s3cret-pw") {
-		t.Errorf("wrong password: reachable=%v error=%q, want unreachable, access denied, the password not shown", obs.Reachable, obs.Error)
+	// A refused login is an answer: the server is alive (docs/grants.md);
+	// Access says it refused the admin user, and nothing else is known.
+	refused := probeOnce(bad)
+	if acc, ok := refused.Access.Account(probe.PurposeAdmin); !refused.Reachable || !refused.LoginRefused() || !ok ||
+		!strings.Contains(acc.Refused, "Access denied") || !strings.Contains(refused.Error, "Access denied") ||
+		strings.Contains(refused.Error+acc.Refused, "s3cret-pw") || refused.MySQL != nil {
+		t.Errorf("wrong password: reachable=%v access=%+v error=%q, want reachable (alive), the login refused, access denied, "+
+			"no facts, the password not shown", refused.Reachable, refused.Access, refused.Error)
 	}
 
 	m.Pause(t)

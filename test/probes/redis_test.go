@@ -280,7 +280,36 @@ func TestRedisConfigDenied(t *testing.T) {
 	bad := redisprobe.New(probe.Target{Address: r.Addr, Timeout: probeTimeout, Username: "prober", Password: "s3cret-pw"})
 	closeOnCleanup(t, bad)
 	obs = probeOnce(bad)
-	if obs.Reachable || !strings.Contains(obs.Error, "WRONGPASS") || strings.Contains(obs.Error, "s3cret-pw") {
-		t.Errorf("wrong password: reachable=%v error=%q, want unreachable, WRONGPASS, the password not shown", obs.Reachable, obs.Error)
+	// Alive, login refused (TestRedisLoginRefused): never a reason for SDOWN.
+	acc, _ := obs.Access.Account(probe.PurposeAdmin)
+	if !obs.Reachable || !obs.LoginRefused() || acc.User != "prober" || !strings.Contains(obs.Error, "WRONGPASS") || strings.Contains(obs.Error, "s3cret-pw") {
+		t.Errorf("wrong password: reachable=%v refused user %q error=%q, want reachable, login of prober refused, WRONGPASS, the password not shown",
+			obs.Reachable, acc.User, obs.Error)
+	}
+}
+
+// TestRedisLoginRefused probes a server with a wrong password, then with
+// none: it answers -WRONGPASS / -NOAUTH, so it is alive (reachable, never
+// a reason for SDOWN: a rotated password must not fail over a healthy
+// primary), with the refusal in Access and no facts.
+func TestRedisLoginRefused(t *testing.T) {
+	harness.Require(t, "redis-server")
+	r := harness.StartRedis(t, harness.RedisOptions{Password: "right-pw"})
+	for _, tc := range []struct{ password, want string }{{"wrong-pw", "WRONGPASS"}, {"", "NOAUTH"}} {
+		p := redisprobe.New(probe.Target{Cluster: "r", Kind: probe.KindRedis, Address: r.Addr, Password: tc.password, Timeout: probeTimeout})
+		closeOnCleanup(t, p)
+		obs := probeOnce(p)
+		acc, ok := obs.Access.Account(probe.PurposeAdmin)
+		if !obs.Reachable || !obs.LoginRefused() || !ok || acc.User != "default" || !strings.Contains(acc.Refused, tc.want) || obs.Redis != nil {
+			t.Errorf("password %q: %s, access %+v; want reachable, login refused with %s, no facts", tc.password, show(obs), obs.Access, tc.want)
+		}
+		if strings.Contains(obs.Error, "right-pw") || (tc.password != "" && strings.Contains(obs.Error, tc.password)) {
+			t.Errorf("the error names a password: %q", obs.Error)
+		}
+	}
+	p := redisprobe.New(probe.Target{Cluster: "r", Kind: probe.KindRedis, Address: r.Addr, Password: "right-pw", Timeout: probeTimeout})
+	closeOnCleanup(t, p)
+	if obs := probeOnce(p); !obs.Reachable || obs.LoginRefused() || obs.Role != probe.RolePrimary {
+		t.Errorf("right password: %s", show(obs))
 	}
 }
