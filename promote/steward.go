@@ -209,10 +209,11 @@ func MySQLRepairs(in StewardInput) []Repair {
 
 // undoDetach gives the committed primary p, which answers, back its
 // replicas after a failover that stopped their IO threads and went no
-// further: those replicating it with the IO thread stopped cleanly (no
-// receiver error) receive again, and read_only=OFF when it is set. Even
-// with nothing to restart it records the undo, so no later failover rolls
-// forward from the stale stop-io intent.
+// further: read_only=OFF when it is set, and Replicas lists the answering
+// replicas of p, whose IO thread the steward starts if it finds it stopped
+// cleanly (no receiver error) when it acts: a probe may not have seen the
+// stop yet. Even with nothing to restart it records the undo, so no later
+// failover rolls forward from the stale stop-io intent.
 func undoDetach(in StewardInput, p *probe.Observation) Repair {
 	c := in.Committed
 	r := Repair{Kind: RepairUndoDetach, Target: c.Primary, Unfence: p.ReadOnly}
@@ -222,7 +223,7 @@ func undoDetach(in StewardInput, p *probe.Observation) Repair {
 			continue
 		}
 		for _, ch := range o.MySQL.Channels {
-			if ch.Name == "" && probe.MapAddress(in.AddressMap, ch.Source) == c.Primary && ch.IO == probe.IOStopped && ch.LastIOErrno == 0 {
+			if ch.Name == "" && probe.MapAddress(in.AddressMap, ch.Source) == c.Primary {
 				r.Replicas = append(r.Replicas, n.Address)
 			}
 		}
@@ -230,7 +231,7 @@ func undoDetach(in StewardInput, p *probe.Observation) Repair {
 	slices.Sort(r.Replicas)
 	var what []string
 	if len(r.Replicas) > 0 {
-		what = append(what, fmt.Sprintf("%s receive again", strings.Join(r.Replicas, ", ")))
+		what = append(what, fmt.Sprintf("those of %s with the IO thread stopped receive again", strings.Join(r.Replicas, ", ")))
 	}
 	if r.Unfence {
 		what = append(what, c.Primary+" accepts writes again")

@@ -147,9 +147,10 @@ func TestMySQLRepairs(t *testing.T) {
 }
 
 // docs/design.md §9.33: after a failover stopped the IO threads and went
-// no further, the steward restarts those stopped cleanly (a receiver
-// error is a person's) and unfences a read-only primary; with nothing to
-// do it still records the undo, superseding the stale stop-io intent.
+// no further, the steward looks at every replica of the primary (it
+// restarts those it finds stopped cleanly when it acts: a probe may lag)
+// and unfences a read-only primary; with nothing to do it still records
+// the undo, superseding the stale stop-io intent.
 func TestMySQLUndoDetach(t *testing.T) {
 	replica := func(addr string, io probe.IOThread, errno int) Node {
 		return Node{Address: addr, Observation: &probe.Observation{Instance: addr, Reachable: true, Role: probe.RoleReplica,
@@ -168,10 +169,10 @@ func TestMySQLUndoDetach(t *testing.T) {
 		unfence  bool
 		why      string
 	}{
-		{"stopped cleanly, fenced primary", []Node{primary(true), replica("m2", probe.IOStopped, 0), replica("m3", probe.IOStopped, 0),
-			replica("m4", probe.IOStopped, 1236)}, []string{"m2", "m3"}, true, "m2, m3 receive again; m1 accepts writes again"},
-		{"running already, writable primary", []Node{primary(false), replica("m2", probe.IORunning, 0)}, nil, false,
-			"the stale intent is superseded"},
+		{"replicas to look at, fenced primary", []Node{primary(true), replica("m2", probe.IOStopped, 0), replica("m3", probe.IORunning, 0),
+			replica("m4", probe.IOStopped, 1236)}, []string{"m2", "m3", "m4"}, true,
+			"those of m2, m3, m4 with the IO thread stopped receive again; m1 accepts writes again"},
+		{"no replica, writable primary", []Node{primary(false)}, nil, false, "the stale intent is superseded"},
 	} {
 		rs := MySQLRepairs(StewardInput{Committed: c, Detached: "m1", Nodes: tc.nodes})
 		if len(rs) != 1 || rs[0].Kind != RepairUndoDetach || !slices.Equal(rs[0].Replicas, tc.replicas) || rs[0].Unfence != tc.unfence ||

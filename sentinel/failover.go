@@ -188,6 +188,9 @@ type failoverOutcome struct {
 	why       string // "" on success
 	// loss is what a MySQL failover that promoted may have lost (§6.8).
 	loss *promote.LossEstimate
+	// primary is the replica promoted, once one was: a MySQL failover may
+	// promote another than planned (ranked again after stop-io).
+	primary string
 }
 
 // runRedisFailover carries out a Redis failover plan in the order of

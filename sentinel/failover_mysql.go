@@ -125,6 +125,9 @@ func (x *executor) mfirst(ctx context.Context, addr string) error {
 func (x *executor) runMySQLFailover(ctx context.Context, j *mysqlJob) failoverOutcome {
 	p := j.plan
 	old, cur := p.OldPrimary, p.NewPrimary
+	// The intents name cur, which a recheck may change: j.plan is read by
+	// the operator's request too, and is not written here.
+	intent := func(step string) *quorum.Intent { return &quorum.Intent{Step: step, Target: cur, OldPrimary: old} }
 	log := x.m.log.With("epoch", j.epoch, "old_primary", old, "new_primary", cur)
 	log.Info("failover: starting", "fence_wait", p.FenceWait, "roll_forward", j.rollFrom != nil, "why", j.ranking.Why)
 
@@ -133,7 +136,7 @@ func (x *executor) runMySQLFailover(ctx context.Context, j *mysqlJob) failoverOu
 	stopped := append([]string{cur}, j.reachable...)
 	var detached time.Time
 	var stoppedOK []string // whose IO thread this failover stopped: the undo starts them again
-	err := x.step(ctx, promote.StepStopIO, stopped, j.deadlines.Repoint, j.intent(promote.StepStopIO), func(ctx context.Context) error {
+	err := x.step(ctx, promote.StepStopIO, stopped, j.deadlines.Repoint, intent(promote.StepStopIO), func(ctx context.Context) error {
 		var wg sync.WaitGroup
 		errs := make([]error, len(stopped))
 		for i, a := range stopped {
@@ -173,18 +176,17 @@ func (x *executor) runMySQLFailover(ctx context.Context, j *mysqlJob) failoverOu
 	// the ranking read probes taken before, and a primary that was alive
 	// (a forced failover, a hung one) may have sent more since (§6.5).
 	if j.rollFrom == nil || j.rollFrom.Step == promote.StepStopIO {
-		next, why := x.recheck(ctx, j, stopped)
+		next, why := x.recheck(ctx, j, cur, stopped)
 		switch {
 		case next == "":
 			why = "after the IO threads stopped, " + why
 			return failoverOutcome{why: why + x.undoMySQLDetach(ctx, j, stoppedOK, promote.OldUnknown)}
 		case next != cur:
-			log.Warn("failover: after the IO threads stopped, another replica received more: it is promoted instead",
-				"planned", cur, "new_primary", next, "why", why)
+			x.m.log.Warn("failover: after the IO threads stopped, another replica received more: it is promoted instead",
+				"epoch", j.epoch, "old_primary", old, "planned", cur, "new_primary", next, "why", why)
 			j.reachable = append(slices.DeleteFunc(slices.Clone(j.reachable), func(a string) bool { return a == next }), cur)
 			slices.Sort(j.reachable)
 			cur = next
-			j.plan.NewPrimary = next
 			log = x.m.log.With("epoch", j.epoch, "old_primary", old, "new_primary", cur)
 		}
 	}
@@ -235,7 +237,7 @@ func (x *executor) runMySQLFailover(ctx context.Context, j *mysqlJob) failoverOu
 				Detail: "semi-sync relaxed on the new primary: no replica remains to acknowledge; no zero-loss claim until replicas return"})
 		}
 	}
-	err = x.step(ctx, promote.StepPromote, []string{cur}, j.deadlines.Promote, j.intent(promote.StepPromote), func(ctx context.Context) error {
+	err = x.step(ctx, promote.StepPromote, []string{cur}, j.deadlines.Promote, intent(promote.StepPromote), func(ctx context.Context) error {
 		if err := x.mfirst(ctx, cur); err != nil {
 			return err
 		}
@@ -261,7 +263,7 @@ func (x *executor) runMySQLFailover(ctx context.Context, j *mysqlJob) failoverOu
 		portN, _ := strconv.Atoi(port)
 		src := mysqlsql.Source{Host: host, Port: portN, User: j.repl.user, Password: j.repl.password,
 			Heartbeat: j.heartbeat, ConnectRetry: time.Second}
-		_ = x.step(ctx, promote.StepRepoint, j.reachable, j.deadlines.Repoint, j.intent(promote.StepRepoint), func(ctx context.Context) error {
+		_ = x.step(ctx, promote.StepRepoint, j.reachable, j.deadlines.Repoint, intent(promote.StepRepoint), func(ctx context.Context) error {
 			var wg sync.WaitGroup
 			errs := make([]error, len(j.reachable))
 			for i, r := range j.reachable {
@@ -290,7 +292,7 @@ func (x *executor) runMySQLFailover(ctx context.Context, j *mysqlJob) failoverOu
 	x.m.append(EventStep, time.Now(), map[string]any{"step": promote.StepCommit, "targets": []string{promote.TargetFleet},
 		"epoch": j.epoch, "took_ms": time.Since(start).Milliseconds(), "err": errString(err)})
 	if err != nil {
-		return failoverOutcome{why: "commit: " + err.Error() + " (the next holder rolls forward from the intent)", loss: &loss}
+		return failoverOutcome{primary: cur, why: "commit: " + err.Error() + " (the next holder rolls forward from the intent)", loss: &loss}
 	}
 
 	// 7. The gate: the old primary's replicas are detached (their IO
@@ -320,7 +322,7 @@ func (x *executor) runMySQLFailover(ctx context.Context, j *mysqlJob) failoverOu
 		}
 		select {
 		case <-ctx.Done():
-			return failoverOutcome{committed: true, why: "lease lost while the route waited: " + g.Why, loss: &loss}
+			return failoverOutcome{primary: cur, committed: true, why: "lease lost while the route waited: " + g.Why, loss: &loss}
 		case state = <-fenced:
 			fenced = nil
 		case <-time.After(gatePoll):
@@ -337,7 +339,7 @@ func (x *executor) runMySQLFailover(ctx context.Context, j *mysqlJob) failoverOu
 		routed = err == nil
 	}
 	log.Info("failover: steps done (the background fence of the old primary may still run)", "repointed", repointed, "routed", routed)
-	return failoverOutcome{committed: true, routed: routed, loss: &loss}
+	return failoverOutcome{primary: cur, committed: true, routed: routed, loss: &loss}
 }
 
 // recheck ranks the replicas again (promote.RankMySQL, the planner's
@@ -347,7 +349,7 @@ func (x *executor) runMySQLFailover(ctx context.Context, j *mysqlJob) failoverOu
 // may be promoted without losing what another received) and why. An
 // operator's choice (forcedTo) is kept; what it lacks is recorded for the
 // loss estimate.
-func (x *executor) recheck(ctx context.Context, j *mysqlJob, stopped []string) (string, string) {
+func (x *executor) recheck(ctx context.Context, j *mysqlJob, cur string, stopped []string) (string, string) {
 	fresh := make([]*probe.MySQLFacts, len(stopped))
 	var wg sync.WaitGroup
 	for i, a := range stopped {
@@ -377,7 +379,6 @@ func (x *executor) recheck(ctx context.Context, j *mysqlJob, stopped []string) (
 		c.Observation = o
 	}
 	rk := promote.RankMySQL(in, now)
-	cur := j.plan.NewPrimary
 	if j.forcedTo == "" {
 		return rk.Chosen, rk.Why
 	}

@@ -274,6 +274,9 @@ func (d *Daemon) Failover(ctx context.Context, cluster, to string) (FailoverOutc
 	case r := <-rep.done:
 		if f := r.failover; f != nil {
 			out.Committed, out.Routed, out.Why, out.Loss = f.committed, f.routed, f.why, f.loss
+			if f.primary != "" {
+				out.NewPrimary = f.primary
+			}
 		}
 		return out, nil
 	case <-m.done:

@@ -130,11 +130,7 @@ func (x *executor) repair(ctx context.Context, j *stewardJob, c *promote.Committ
 			var wg sync.WaitGroup
 			errs := make([]error, len(r.Replicas))
 			for i, a := range r.Replicas {
-				wg.Go(func() {
-					if errs[i] = x.mfirst(ctx, a); errs[i] == nil {
-						errs[i] = x.mnode(a).StartIOThread(ctx)
-					}
-				})
+				wg.Go(func() { errs[i] = x.resumeIO(ctx, a) })
 			}
 			wg.Wait()
 			if err := errors.Join(errs...); err != nil || !r.Unfence {
@@ -200,4 +196,20 @@ func (x *executor) writeRoute(ctx context.Context, c promote.Committed, reason s
 		}
 		return nil
 	})
+}
+
+// resumeIO starts a MySQL replica's IO thread if it is stopped cleanly (no
+// receiver error: a failover stopped it), read when the step runs.
+func (x *executor) resumeIO(ctx context.Context, addr string) error {
+	if err := x.mfirst(ctx, addr); err != nil {
+		return err
+	}
+	p, err := x.mnode(addr).Position(ctx)
+	if err != nil {
+		return err
+	}
+	if ch, ok := p.Channel(); !ok || ch.IO != probe.IOStopped || ch.LastIOErrno != 0 {
+		return nil
+	}
+	return x.mnode(addr).StartIOThread(ctx)
 }
