@@ -121,7 +121,9 @@ func (a *myAdmin) do(what string, fn func(n *myNode) error) error {
 	return nil
 }
 
-func (a *myAdmin) KillOtherAdminSessions(context.Context) (int, error) { return 0, a.do("kill-sessions", nil) }
+func (a *myAdmin) KillOtherAdminSessions(context.Context) (int, error) {
+	return 0, a.do("kill-sessions", nil)
+}
 
 func (a *myAdmin) StopIOThread(context.Context) error {
 	return a.do("stop-io", func(n *myNode) error {
@@ -195,7 +197,7 @@ func (a *myAdmin) Repoint(_ context.Context, src mysqlsql.Source) error {
 }
 
 func (a *myAdmin) SetHeartbeat(context.Context, time.Duration) error { return a.do("heartbeat", nil) }
-func (a *myAdmin) Close() error                                   { return nil }
+func (a *myAdmin) Close() error                                      { return nil }
 
 // myMonitor is one sentinel (a fleet of one, quorum 1) over the fake
 // MariaDB cluster, with a fake routing Redis; it returns once the steward
