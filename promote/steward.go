@@ -83,6 +83,36 @@ func ExtraTransactions(node, primary *probe.MySQLFacts) (string, error) {
 	return strings.Join(parts, ", "), nil
 }
 
+// ReceivedBeyond says what a replica received (applied or still in its
+// relay log) that a primary lacks ("" when nothing): restarting the
+// replica's IO thread in GTID mode discards its relay log and asks the
+// primary for the rest, so what the primary lacks would be gone.
+func ReceivedBeyond(replica, primary *probe.MySQLFacts) (string, error) {
+	var ch *probe.Channel
+	if len(replica.Channels) > 0 {
+		ch = &replica.Channels[0]
+	}
+	rec, err := receivedOf(replica, ch)
+	if err != nil {
+		return "", err
+	}
+	var has received
+	if primary.Flavor == probe.FlavorMySQL {
+		set, err := gtid.ParseSet(primary.GTIDExecuted)
+		if err != nil {
+			return "", err
+		}
+		has = received{mysql: set, isMySQL: true}
+	} else {
+		pos, err := gtid.ParsePosition(primary.GTIDBinlogPos)
+		if err != nil {
+			return "", err
+		}
+		has = received{maria: pos}
+	}
+	return has.lacks(rec), nil
+}
+
 // Settings keys of a committed Redis config.
 const (
 	// SettingMinReplicas is the min-replicas-to-write the primary runs
@@ -164,7 +194,7 @@ func MySQLRepairs(in StewardInput) []Repair {
 	}
 	for _, n := range in.Nodes {
 		ro, ok := n.answering()
-		if !ok || ro.MySQL == nil || n.Address == c.Primary || !c.Member(n.Address) || ro.Role != probe.RolePrimary {
+		if !ok || ro.MySQL == nil || n.Address == c.Primary || n.Address == in.PendingTarget || !c.Member(n.Address) || ro.Role != probe.RolePrimary {
 			continue
 		}
 		// A node of the cluster answering as a primary (a returning old
@@ -301,6 +331,11 @@ type StewardInput struct {
 	// that is a failover's stop-io, neither promoted nor undone since; ""
 	// otherwise.
 	Detached string `json:"detached,omitempty"`
+	// PendingTarget (MySQL) is the target of the fleet's last intent when
+	// that is a failover's promote (or later) step not committed: it may
+	// be a writable primary already, which only a failover rolling
+	// forward may settle; the steward leaves it alone.
+	PendingTarget string `json:"pending_target,omitempty"`
 }
 
 // Repair is one thing a steward lease does.

@@ -198,10 +198,16 @@ func TestMySQLReturningPrimary(t *testing.T) {
 		{"clean: rejoins", returning("0-1-100", true), "rejoin m1"},
 		{"errant and writable: fenced", returning("0-1-103", false), "fence-errant m1"},
 		{"errant and read-only already: left to a person", returning("0-1-103", true), ""},
+		{"the target of a pending promotion: left to the roll-forward", returning("0-1-100", false), "pending"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got := strings.Join(kinds(MySQLRepairs(StewardInput{Committed: c, Nodes: []Node{primary, tc.node}})), ",")
-			if got != tc.want {
+			in := StewardInput{Committed: c, Nodes: []Node{primary, tc.node}}
+			want := tc.want
+			if want == "pending" {
+				in.PendingTarget, want = tc.node.Address, ""
+			}
+			got := strings.Join(kinds(MySQLRepairs(in)), ",")
+			if got != want {
 				t.Errorf("repairs %q, want %q", got, tc.want)
 			}
 		})

@@ -69,6 +69,9 @@ type LossInput struct {
 	// Lacks is what the new primary lacks of what another reached replica
 	// received, when an operator chose it over the ranking ("" none).
 	Lacks string
+	// Unverified are replicas whose state could not be read once their IO
+	// threads stopped: what they received is unknown.
+	Unverified []string
 }
 
 // LossEstimate is what a failover's journal says about acknowledged
@@ -106,7 +109,7 @@ func EstimateLoss(in LossInput) LossEstimate {
 			e.OldSeen = &t
 		}
 	}
-	if in.Claim.Claimed && len(in.AtRisk) == 0 && in.Lacks == "" {
+	if in.Claim.Claimed && len(in.AtRisk) == 0 && in.Lacks == "" && len(in.Unverified) == 0 {
 		e.ZeroLoss = true
 		e.Why = "zero acknowledged writes lost: " + in.Claim.Why + ", and every replica was reached and detached before the promotion"
 		if e.MissingCount > 0 {
@@ -122,6 +125,10 @@ func EstimateLoss(in LossInput) LossEstimate {
 	if len(in.AtRisk) > 0 {
 		why = append(why, fmt.Sprintf("replicas %s could not be reached: they may hold acknowledged commits the new primary lacks",
 			strings.Join(in.AtRisk, ", ")))
+	}
+	if len(in.Unverified) > 0 {
+		why = append(why, fmt.Sprintf("replicas %s could not be read once their IO threads stopped: they may hold acknowledged commits the new primary lacks",
+			strings.Join(in.Unverified, ", ")))
 	}
 	if in.Lacks != "" {
 		why = append(why, "the operator's choice lacks what other replicas received (acknowledged under semi-sync): "+in.Lacks)

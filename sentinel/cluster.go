@@ -59,6 +59,15 @@ const (
 	// transactions the primary lacks; it is kept read-only for a person
 	// (DESIGN.md §6.6).
 	CondErrantReturningPrimary = "ErrantReturningPrimary"
+	// CondFailoverPending: a MySQL failover recorded its promote (or a
+	// later) intent and was not committed, no lease is held, and the old
+	// primary answers, so no automatic failover will finish it; the
+	// steward leaves its target alone (DESIGN.md §5.7).
+	CondFailoverPending = "FailoverPending"
+	// CondPrimaryReadOnly: the committed MySQL primary answers read-only
+	// and no lease is held (no failover or repair is under way): the
+	// cluster takes no writes until someone unfences it.
+	CondPrimaryReadOnly = "PrimaryReadOnly"
 )
 
 // journal takes the entries the monitor records. Record never blocks: the
@@ -426,9 +435,13 @@ func (m *clusterMonitor) record(r roundResult) {
 	in.last = &obs
 	m.trackLink(r.address, obs, r.round.End)
 	m.trackLineage(r.address, obs)
-	if obs.Reachable && !obs.LoginRefused() {
-		// A refused login is alive but says nothing of its state: keep
-		// what it said when it last let this sentinel in.
+	if obs.Reachable && !obs.LoginRefused() && obs.Role != probe.RoleUnknown {
+		// A refused login is alive but says nothing of its state, and so
+		// is a round cut short after its first answer (a primary stopped
+		// mid-round: SELECT 1 answered, the variables timed out): keep
+		// what it said when it last told this sentinel its state. Seen in
+		// test: a SIGSTOP mid-round left the failover without the old
+		// primary's semi-sync facts, so strict waited for a fence forever.
 		in.lastReachable = &obs
 	}
 	m.log.Debug("probe", "instance", r.address, "ok", r.round.OK, "rtt", r.round.RTT, "role", obs.Role, "err", obs.Error)
@@ -561,6 +574,20 @@ func (m *clusterMonitor) evaluateConditions(now time.Time) {
 			}
 		}
 	}
+	if p := m.instances[m.primary()]; m.kind == probe.KindMySQL && m.status.Holder == "" && p != nil && !p.sdown &&
+		p.last != nil && p.last.Reachable && p.last.MySQL != nil && p.last.Role == probe.RolePrimary && p.last.ReadOnly {
+		put(Condition{Name: CondPrimaryReadOnly, Severity: SeverityCritical, Instance: m.primary(), Since: now,
+			Detail: fmt.Sprintf("the primary %s answers read-only and no failover or repair is under way: %s takes no writes. "+
+				"A failover may have fenced it and given up, or a person fenced it; once what the journal says is understood: "+
+				"imctl instance unfence %s %s", m.primary(), m.cfg.Name, m.cfg.Name, m.primary())})
+	}
+	if it, ok := m.pendingPromotion(); ok && m.status.Holder == "" {
+		if p := m.instances[it.OldPrimary]; p != nil && !p.sdown && p.last != nil && p.last.Reachable {
+			put(Condition{Name: CondFailoverPending, Severity: SeverityCritical, Instance: it.Target, Since: now,
+				Detail: fmt.Sprintf("a failover of %s by %s at epoch %d recorded its %s intent (%s → %s) and was not committed; %s",
+					m.cfg.Name, it.Holder, it.Epoch, it.Step, it.OldPrimary, it.Target, pendingAdvice(m.cfg.Name, it))})
+		}
+	}
 	if tc := m.taskConds.Load(); tc != nil {
 		for _, c := range *tc {
 			put(c)
@@ -612,6 +639,20 @@ func (m *clusterMonitor) append(typ string, at time.Time, detail map[string]any)
 		return
 	}
 	m.journal.Record(store.Entry{At: at, Cluster: m.cfg.Name, Sentinel: m.sentinel, Type: typ, Detail: b})
+}
+
+// pendingPromotion is the fleet's last intent when it is a MySQL
+// failover's promote (or later) step away from the primary this sentinel
+// believes in: the target may be a writable primary already.
+func (m *clusterMonitor) pendingPromotion() (quorum.Intent, bool) {
+	if m.ag == nil || m.kind != probe.KindMySQL {
+		return quorum.Intent{}, false
+	}
+	it, ok := m.ag.LastIntent()
+	if !ok || it.Step == promote.StepStopIO || !slices.Contains(failoverIntentSteps, it.Step) || it.OldPrimary != m.primary() {
+		return quorum.Intent{}, false
+	}
+	return it, true
 }
 
 // replicating counts the instances whose last answer says they replicate

@@ -282,6 +282,7 @@ func TestMySQLFailoverThatCannotCatchUpIsUndone(t *testing.T) {
 		f.set(func(nodes map[string]*myNode) {
 			ch := nodes[r1].channel()
 			ch.GTIDIOPos, ch.SQLRunning = "0-1-110", false // received ten more, applies nothing
+			nodes[p].facts.GTIDBinlogPos, nodes[p].facts.GTIDBinlogState, nodes[p].facts.GTIDCurrentPos = "0-1-110", "0-1-110", "0-1-110"
 		})
 		time.Sleep(time.Second)
 		f.kill(p, false)
@@ -326,6 +327,7 @@ func TestMySQLFailedFailoverKeepsTheDetachUntilThePrimaryReturns(t *testing.T) {
 		f.set(func(nodes map[string]*myNode) {
 			ch := nodes[r1].channel()
 			ch.GTIDIOPos, ch.SQLRunning = "0-1-110", false
+			nodes[p].facts.GTIDBinlogPos, nodes[p].facts.GTIDBinlogState, nodes[p].facts.GTIDCurrentPos = "0-1-110", "0-1-110", "0-1-110"
 		})
 		time.Sleep(time.Second)
 		f.kill(p, true)
@@ -382,6 +384,56 @@ func TestMySQLFailoverRanksAgainOnceTheIOThreadsStop(t *testing.T) {
 		}
 		if e, _ := router.current("msg"); e.Primary != r1 {
 			t.Errorf("route %+v, want %s", e, r1)
+		}
+	})
+}
+
+// The old primary comes back without the transactions its lagging
+// replica received (it lost its binlog tail, or restarted from an older
+// copy) and read-only, as nodes start: the steward's undo-detach leaves
+// that replica's IO thread stopped (restarting it would discard the only
+// copy) and does not unfence the primary; a person decides.
+func TestMySQLUndoDetachKeepsWhatThePrimaryLacks(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const p, r1, r2 = "10.0.1.1:3306", "10.0.1.2:3306", "10.0.1.3:3306"
+		f := newMyFleet(p, 100, r1, r2)
+		m, j, _, stop := myMonitor(t, f, p, r1, r2)
+		f.set(func(nodes map[string]*myNode) {
+			ch := nodes[r1].channel()
+			ch.GTIDIOPos, ch.SQLRunning = "0-1-110", false
+		})
+		time.Sleep(time.Second)
+		f.kill(p, true)
+		waitFailovers(t, j, 1)
+		before := len(f.calls.all())
+		f.set(func(nodes map[string]*myNode) {
+			nodes[p].probeDown, nodes[p].adminDown, nodes[p].facts.ReadOnly = false, false, true // at 0-1-100
+		})
+		readOnlyRaised := func() bool {
+			for _, c := range m.view.Load().Conditions {
+				if c.Name == CondPrimaryReadOnly && c.Instance == p && c.Severity == SeverityCritical {
+					return true
+				}
+			}
+			return false
+		}
+		for range 200 {
+			time.Sleep(50 * time.Millisecond)
+			if strings.Contains(strings.Join(j.types(), "\n"), `"kind":"undo-detach"`) && readOnlyRaised() {
+				break
+			}
+		}
+		stop()
+		// Nobody unfences it: the cluster takes no writes, and says so.
+		if !readOnlyRaised() {
+			t.Errorf("no PrimaryReadOnly for %s: %+v", p, m.view.Load().Conditions)
+		}
+		after := f.calls.all()[before:]
+		if slices.Contains(after, "start-io "+r1) || slices.Contains(after, "unfence "+p) {
+			t.Errorf("calls %v: restarted %s, which holds what %s lacks, or unfenced %s", after, r1, p, p)
+		}
+		if !slices.Contains(after, "position "+r1) {
+			t.Errorf("calls %v: the steward never looked at %s", after, r1)
 		}
 	})
 }

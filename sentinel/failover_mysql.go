@@ -95,6 +95,9 @@ type mysqlJob struct {
 	// promoted replica lacks of what another one received once the IO
 	// threads stopped; "" when nothing.
 	acceptedLacks, lacks string
+	// unverified are stopped replicas whose state could not be read
+	// again: what they hold is unknown.
+	unverified []string
 }
 
 // mnode opens (once per task) the admin connection to a MySQL node.
@@ -176,7 +179,7 @@ func (x *executor) runMySQLFailover(ctx context.Context, j *mysqlJob) failoverOu
 	// the ranking read probes taken before, and a primary that was alive
 	// (a forced failover, a hung one) may have sent more since (§6.5).
 	if j.rollFrom == nil || j.rollFrom.Step == promote.StepStopIO {
-		next, why := x.recheck(ctx, j, cur, stopped)
+		next, why := x.recheck(ctx, j, cur, stopped, stoppedOK)
 		switch {
 		case next == "":
 			why = "after the IO threads stopped, " + why
@@ -184,6 +187,8 @@ func (x *executor) runMySQLFailover(ctx context.Context, j *mysqlJob) failoverOu
 		case next != cur:
 			x.m.log.Warn("failover: after the IO threads stopped, another replica received more: it is promoted instead",
 				"epoch", j.epoch, "old_primary", old, "planned", cur, "new_primary", next, "why", why)
+			x.m.append(EventStep, time.Now(), map[string]any{"step": "recheck", "targets": []string{next}, "epoch": j.epoch,
+				"detail": "promote " + next + " instead of " + cur + ": " + why})
 			j.reachable = append(slices.DeleteFunc(slices.Clone(j.reachable), func(a string) bool { return a == next }), cur)
 			slices.Sort(j.reachable)
 			cur = next
@@ -249,7 +254,7 @@ func (x *executor) runMySQLFailover(ctx context.Context, j *mysqlJob) failoverOu
 	}
 	log.Info("failover: promoted")
 	loss := promote.EstimateLoss(promote.LossInput{Claim: j.claim, AtRisk: j.atRisk, Old: j.old, OldSeen: j.oldSeen,
-		Flavor: j.flavor, Applied: j.applied, Lacks: j.lacks})
+		Flavor: j.flavor, Applied: j.applied, Lacks: j.lacks, Unverified: j.unverified})
 	if loss.ZeroLoss {
 		log.Info("failover: zero acknowledged writes lost", "why", loss.Why)
 	} else {
@@ -257,7 +262,7 @@ func (x *executor) runMySQLFailover(ctx context.Context, j *mysqlJob) failoverOu
 	}
 
 	// 5. Repoint the others to it (GTID auto-positioning).
-	repointed := slices.Clone(j.reachable)
+	var repointed []string
 	if len(j.reachable) > 0 {
 		host, port, _ := net.SplitHostPort(x.m.announce(cur))
 		portN, _ := strconv.Atoi(port)
@@ -271,8 +276,8 @@ func (x *executor) runMySQLFailover(ctx context.Context, j *mysqlJob) failoverOu
 			}
 			wg.Wait()
 			for i, e := range errs {
-				if e != nil {
-					repointed = slices.DeleteFunc(repointed, func(a string) bool { return a == j.reachable[i] })
+				if e == nil {
+					repointed = append(repointed, j.reachable[i])
 				}
 			}
 			return errors.Join(errs...)
@@ -349,7 +354,7 @@ func (x *executor) runMySQLFailover(ctx context.Context, j *mysqlJob) failoverOu
 // may be promoted without losing what another received) and why. An
 // operator's choice (forcedTo) is kept; what it lacks is recorded for the
 // loss estimate.
-func (x *executor) recheck(ctx context.Context, j *mysqlJob, cur string, stopped []string) (string, string) {
+func (x *executor) recheck(ctx context.Context, j *mysqlJob, cur string, stopped, stoppedOK []string) (string, string) {
 	fresh := make([]*probe.MySQLFacts, len(stopped))
 	var wg sync.WaitGroup
 	for i, a := range stopped {
@@ -362,6 +367,13 @@ func (x *executor) recheck(ctx context.Context, j *mysqlJob, cur string, stopped
 		})
 	}
 	wg.Wait()
+	for i, a := range stopped {
+		if fresh[i] == nil {
+			// What it holds now is unknown: it may have received what the
+			// others lack. No zero-loss claim (the loss estimate names it).
+			j.unverified = append(j.unverified, a)
+		}
+	}
 	now := time.Now()
 	in := j.rankIn
 	in.Candidates = slices.Clone(in.Candidates)
@@ -380,20 +392,29 @@ func (x *executor) recheck(ctx context.Context, j *mysqlJob, cur string, stopped
 	}
 	rk := promote.RankMySQL(in, now)
 	if j.forcedTo == "" {
+		if rk.Chosen != "" && !slices.Contains(stoppedOK, rk.Chosen) {
+			// Its IO thread did not stop: it may still be receiving and
+			// acknowledging for the old primary.
+			return "", fmt.Sprintf("the most complete replica %s could not be detached (its IO thread did not stop): nothing promoted", rk.Chosen)
+		}
 		return rk.Chosen, rk.Why
 	}
 	lacks := ""
 	for _, v := range rk.Verdicts {
-		if v.Address == cur && strings.HasPrefix(v.Reason, "lacks ") {
+		switch {
+		case v.Address != cur:
+		case strings.HasPrefix(v.Reason, "lacks "):
 			lacks = strings.TrimPrefix(v.Reason, "lacks ")
+		case v.Exclusion != promote.NotExcluded:
+			// Excluded for another reason than data (priority 0, stale,
+			// errant, threads broken): never compared with the others.
+			lacks = "unknown: it was not compared with the other replicas (" + v.Reason + ")"
 		}
 	}
-	if lacks != "" && j.acceptedLacks == "" {
-		// The operator chose a replica that lacked nothing when asked:
-		// what it lacks now was acknowledged since, and nobody accepted
-		// losing it.
-		return "", fmt.Sprintf("the operator's choice %s lacks %s, received by another replica since it was planned: "+
-			"nothing promoted (ask again: the ranking sees it now)", cur, lacks)
+	if lacks != "" && lacks != j.acceptedLacks {
+		// The operator accepted losing what the dry run showed, not more.
+		return "", fmt.Sprintf("the operator's choice %s lacks %s since the IO threads stopped (when planned: %s): "+
+			"nothing promoted (ask again: the dry run shows it now)", cur, lacks, orNone(j.acceptedLacks))
 	}
 	j.lacks = lacks
 	return cur, "the operator's choice"
@@ -504,12 +525,25 @@ func (x *executor) undoMySQLDetach(ctx context.Context, j *mysqlJob, stopped []s
 	}
 	it := &quorum.Intent{Step: promote.StepUndo, Target: p.OldPrimary, OldPrimary: p.OldPrimary}
 	err := x.step(ctx, promote.StepUndo, targets, undoDeadline, it, func(ctx context.Context) error {
+		// The old primary's state now: it must still answer, and hold
+		// everything the replicas received (a restart discards their relay
+		// logs; resumeIO checks each).
+		pp, err := x.mnode(p.OldPrimary).Position(ctx)
+		if err != nil {
+			return err
+		}
+		primary := positionFacts(pp)
 		var wg sync.WaitGroup
 		errs := make([]error, len(restart))
 		for i, a := range restart {
-			wg.Go(func() { errs[i] = x.mnode(a).StartIOThread(ctx) })
+			wg.Go(func() { errs[i] = x.resumeIO(ctx, a, primary) })
 		}
 		wg.Wait()
+		for _, e := range errs {
+			if errors.Is(e, errPrimaryLacks) {
+				return errors.Join(errs...) // not unfenced: it lacks what a replica has
+			}
+		}
 		if unfence {
 			errs = append(errs, x.mnode(p.OldPrimary).Unfence(ctx))
 		}
@@ -517,7 +551,7 @@ func (x *executor) undoMySQLDetach(ctx context.Context, j *mysqlJob, stopped []s
 	})
 	left := slices.DeleteFunc(slices.Clone(stopped), func(a string) bool { return slices.Contains(restart, a) })
 	if err != nil {
-		x.m.log.Error("failover: could not give the cluster back to the old primary after the failover failed: it may be read-only and its replicas detached until the steward, the next holder or a person acts (imctl instance unfence; docs/failover.md)",
+		x.m.log.Error("failover: could not give the cluster back to the old primary after the failover failed: it may be read-only and its replicas detached until the next holder rolls forward or the steward undoes the detach (runbook PrimaryReadOnly)",
 			"epoch", j.epoch, "old_primary", p.OldPrimary, "unfence", unfence, "replicas", restart, "err", err)
 		return " (nothing promoted; the undo failed: " + err.Error() + ")"
 	}

@@ -98,12 +98,11 @@ func (d *Daemon) InstanceAction(ctx context.Context, cluster, instance, action s
 	}
 	if pf := v.PendingFailover; pf != nil {
 		// A failover began and is not committed: its target may be
-		// writable already (a promote intent), so unfencing or rejoining
-		// by hand could make two primaries. The next holder rolls forward.
-		return InstanceOutcome{}, fmt.Errorf("%w: a failover of %s by %s at epoch %d is not finished (its %s intent moves the primary from %s to %s): "+
-			"wait for the next holder to roll it forward, or for the steward to undo it if %s answers again; "+
-			"if it keeps failing (imctl events --cluster %s says why), imctl failover %s --to <replica>",
-			ErrRefused, cluster, pf.Holder, pf.Epoch, pf.Step, pf.OldPrimary, pf.Target, pf.OldPrimary, cluster, cluster)
+		// writable already, so unfencing or rejoining by hand could make
+		// two primaries. Checked again under the lease, on what the grants
+		// brought (pendingFailoverRefuses).
+		return InstanceOutcome{}, fmt.Errorf("%w: a failover of %s by %s at epoch %d is not finished (its %s intent moves the primary from %s to %s): %s",
+			ErrRefused, cluster, pf.Holder, pf.Epoch, pf.Step, pf.OldPrimary, pf.Target, pendingAdvice(cluster, *pf))
 	}
 	if !m.opBusy.CompareAndSwap(false, true) {
 		return InstanceOutcome{}, fmt.Errorf("%w: another operator action on %s runs on this sentinel: wait for it to end", ErrRefused, cluster)

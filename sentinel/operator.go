@@ -227,7 +227,9 @@ func (m *clusterMonitor) operatorLeaseTimeout() time.Duration {
 func (m *clusterMonitor) operatorLease(ctx context.Context, forced bool) error {
 	lctx, cancel := context.WithTimeout(ctx, m.operatorLeaseTimeout())
 	defer cancel()
-	if err := m.requestLease(lctx, quorum.ReasonOperator, forced); err != nil {
+	if err := m.requestLease(lctx, quorum.ReasonOperator, forced); errors.Is(err, ErrRefused) {
+		return err // this sentinel's own reason
+	} else if err != nil {
 		return fmt.Errorf("%w: no majority reachable: %v", ErrRefused, err)
 	}
 	return nil

@@ -16,7 +16,7 @@ func TestEveryConditionHasARunbook(t *testing.T) {
 	}
 	for _, c := range []string{CondForeignInstance, CondPrimaryIsReplica, CondWritableNonPrimary, CondVantageBlocked,
 		CondLineageBroken, CondRouteWaitsForFence, CondSelfFenceRelaxed, CondSemiSyncDrift, CondErrantReturningPrimary,
-		CondCredentialsRefused, CondGrantsMissing} {
+		CondCredentialsRefused, CondGrantsMissing, CondFailoverPending, CondPrimaryReadOnly} {
 		page := filepath.Join("..", "docs", "runbooks", c+".md")
 		b, err := os.ReadFile(page)
 		if err != nil {

@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
+	"github.com/imsentinel/imsentinel/promote"
 	"github.com/imsentinel/imsentinel/quorum"
 )
 
@@ -139,6 +142,10 @@ func (m *clusterMonitor) handleAuth(r *authRequest, now time.Time) {
 		r.reply <- m.ag.MayStart(r.step, r.deadline, now)
 		return
 	}
+	if err := m.pendingFailoverRefuses(r.intent); err != nil {
+		r.reply <- err
+		return
+	}
 	// The intent must reach a majority and leave the step's deadline
 	// covered: check before proposing, so no intent is recorded for a step
 	// that could not start anyway.
@@ -163,7 +170,14 @@ func (m *clusterMonitor) handleLease(r *leaseRequest, now time.Time) {
 		r.reply <- fmt.Errorf("request %s lease on %s: the agreement is not running", r.reason, m.cfg.Name)
 		return
 	}
-	if m.stewardWanted && m.task == nil {
+	if m.task != nil {
+		// Its lease belongs to the task: an operator's want would replace
+		// it, and giving that up would release the task's lease mid-step.
+		r.reply <- fmt.Errorf("%w: this sentinel runs a task (a failover or a steward's repairs) on %s at epoch %d: ask again when it ends",
+			ErrRefused, m.cfg.Name, m.task.epoch)
+		return
+	}
+	if m.stewardWanted {
 		// The request replaces the steward's want (the agreement has one);
 		// a steward lease held for it is given back first.
 		m.stewardWanted = false
@@ -275,4 +289,30 @@ func (d *Daemon) ReleaseLease(ctx context.Context, cluster string) error {
 		return err
 	}
 	return m.releaseLease(ctx)
+}
+
+// pendingFailoverRefuses refuses an operator's intent while the fleet's
+// last intent (as this holder learned it with its grants) is a failover's
+// step away from the committed primary: its target may be writable
+// already, and the operator's intent would hide it from the next holder's
+// roll-forward (docs/design.md §9.38).
+func (m *clusterMonitor) pendingFailoverRefuses(it *quorum.Intent) error {
+	if it == nil || !strings.HasPrefix(it.Step, "operator-") {
+		return nil
+	}
+	last, ok := m.ag.LastIntent()
+	if !ok || !slices.Contains(failoverIntentSteps, last.Step) || last.OldPrimary != m.primary() {
+		return nil
+	}
+	return fmt.Errorf("%w: a failover of %s by %s at epoch %d is not finished (its %s intent moves the primary from %s to %s): %s",
+		ErrRefused, m.cfg.Name, last.Holder, last.Epoch, last.Step, last.OldPrimary, last.Target, pendingAdvice(m.cfg.Name, last))
+}
+
+// pendingAdvice says what a person does about a failover intent nobody
+// finished.
+func pendingAdvice(cluster string, last quorum.Intent) string {
+	if last.Step == promote.StepStopIO {
+		return "nothing was promoted: the next failover holder goes on, or the steward undoes the detach once " + last.OldPrimary + " answers"
+	}
+	return fmt.Sprintf("if %s answers, no automatic failover finishes it: `imctl failover %s` rolls it forward to %s", last.OldPrimary, cluster, last.Target)
 }

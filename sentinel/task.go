@@ -199,6 +199,9 @@ func (m *clusterMonitor) stewardInput() promote.StewardInput {
 	if it, ok := m.ag.LastIntent(); ok && it.Step == promote.StepStopIO && it.OldPrimary == c.Primary {
 		in.Detached = it.OldPrimary
 	}
+	if it, ok := m.pendingPromotion(); ok {
+		in.PendingTarget = it.Target
+	}
 	if hb := m.cfg.Heartbeat; hb.Manage {
 		in.Heartbeat = hb.Period
 	}
@@ -387,6 +390,8 @@ func (m *clusterMonitor) operatorChoice(rk *promote.Ranking, old, to string) str
 		return fmt.Sprintf("%s is the primary", to)
 	case t.sdown || t.last == nil || !t.last.Reachable:
 		return fmt.Sprintf("no replica reachable: %s does not answer", to)
+	case t.last.LoginRefused():
+		return fmt.Sprintf("%s refuses this sentinel's login (CredentialsRefused): it cannot be promoted", to)
 	}
 	verdict := ""
 	for _, v := range rk.Verdicts {
@@ -568,8 +573,12 @@ func (m *clusterMonitor) planMySQLFailover(now time.Time, l quorum.Lease, to str
 		}
 		forced = to
 		for _, v := range rk.Verdicts {
-			if v.Address == to && strings.HasPrefix(v.Reason, "lacks ") {
+			switch {
+			case v.Address != to:
+			case strings.HasPrefix(v.Reason, "lacks "):
 				accepted = strings.TrimPrefix(v.Reason, "lacks ") // the dry run showed it
+			case v.Exclusion != promote.NotExcluded:
+				accepted = "unknown: it was not compared with the other replicas (" + v.Reason + ")"
 			}
 		}
 	}
