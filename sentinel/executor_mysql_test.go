@@ -242,6 +242,24 @@ func (f *myFleet) kill(p string, down bool) {
 	})
 }
 
+// stallAndKill gives r1 ten transactions more than the others, which it
+// cannot apply (its applier is stopped) and p wrote when primaryHas, then
+// kills p (down: its process is gone; otherwise alive but unseen) and
+// waits for the failover that follows to end.
+func (f *myFleet) stallAndKill(t *testing.T, j *memJournal, p, r1 string, down, primaryHas bool) {
+	t.Helper()
+	f.set(func(nodes map[string]*myNode) {
+		ch := nodes[r1].channel()
+		ch.GTIDIOPos, ch.SQLRunning = "0-1-110", false
+		if primaryHas {
+			nodes[p].facts.GTIDBinlogPos, nodes[p].facts.GTIDBinlogState, nodes[p].facts.GTIDCurrentPos = "0-1-110", "0-1-110", "0-1-110"
+		}
+	})
+	time.Sleep(time.Second)
+	f.kill(p, down)
+	waitFailovers(t, j, 1)
+}
+
 // waitFailovers waits (virtual time) until n failovers ended.
 func waitFailovers(t *testing.T, j *memJournal, n int) {
 	t.Helper()
@@ -279,14 +297,7 @@ func TestMySQLFailoverThatCannotCatchUpIsUndone(t *testing.T) {
 		const p, r1, r2 = "10.0.1.1:3306", "10.0.1.2:3306", "10.0.1.3:3306"
 		f := newMyFleet(p, 100, r1, r2)
 		m, j, router, stop := myMonitor(t, f, p, r1, r2)
-		f.set(func(nodes map[string]*myNode) {
-			ch := nodes[r1].channel()
-			ch.GTIDIOPos, ch.SQLRunning = "0-1-110", false // received ten more, applies nothing
-			nodes[p].facts.GTIDBinlogPos, nodes[p].facts.GTIDBinlogState, nodes[p].facts.GTIDCurrentPos = "0-1-110", "0-1-110", "0-1-110"
-		})
-		time.Sleep(time.Second)
-		f.kill(p, false)
-		waitFailovers(t, j, 1)
+		f.stallAndKill(t, j, p, r1, false, true)
 		stop()
 
 		calls := f.calls.all()
@@ -324,14 +335,7 @@ func TestMySQLFailedFailoverKeepsTheDetachUntilThePrimaryReturns(t *testing.T) {
 		const p, r1, r2 = "10.0.1.1:3306", "10.0.1.2:3306", "10.0.1.3:3306"
 		f := newMyFleet(p, 100, r1, r2)
 		m, j, _, stop := myMonitor(t, f, p, r1, r2)
-		f.set(func(nodes map[string]*myNode) {
-			ch := nodes[r1].channel()
-			ch.GTIDIOPos, ch.SQLRunning = "0-1-110", false
-			nodes[p].facts.GTIDBinlogPos, nodes[p].facts.GTIDBinlogState, nodes[p].facts.GTIDCurrentPos = "0-1-110", "0-1-110", "0-1-110"
-		})
-		time.Sleep(time.Second)
-		f.kill(p, true)
-		waitFailovers(t, j, 1)
+		f.stallAndKill(t, j, p, r1, true, true)
 		before := len(f.calls.all())
 		for _, c := range f.calls.all() {
 			if strings.HasPrefix(c, "start-io ") || strings.HasPrefix(c, "promote ") {
@@ -398,13 +402,7 @@ func TestMySQLUndoDetachKeepsWhatThePrimaryLacks(t *testing.T) {
 		const p, r1, r2 = "10.0.1.1:3306", "10.0.1.2:3306", "10.0.1.3:3306"
 		f := newMyFleet(p, 100, r1, r2)
 		m, j, _, stop := myMonitor(t, f, p, r1, r2)
-		f.set(func(nodes map[string]*myNode) {
-			ch := nodes[r1].channel()
-			ch.GTIDIOPos, ch.SQLRunning = "0-1-110", false
-		})
-		time.Sleep(time.Second)
-		f.kill(p, true)
-		waitFailovers(t, j, 1)
+		f.stallAndKill(t, j, p, r1, true, false)
 		before := len(f.calls.all())
 		f.set(func(nodes map[string]*myNode) {
 			nodes[p].probeDown, nodes[p].adminDown, nodes[p].facts.ReadOnly = false, false, true // at 0-1-100
