@@ -641,18 +641,34 @@ func (m *clusterMonitor) append(typ string, at time.Time, detail map[string]any)
 	m.journal.Record(store.Entry{At: at, Cluster: m.cfg.Name, Sentinel: m.sentinel, Type: typ, Detail: b})
 }
 
-// pendingPromotion is the fleet's last intent when it is a MySQL
-// failover's promote (or later) step away from the primary this sentinel
-// believes in: the target may be a writable primary already.
-func (m *clusterMonitor) pendingPromotion() (quorum.Intent, bool) {
-	if m.ag == nil || m.kind != probe.KindMySQL {
+// pendingFailover is the fleet's last intent when it is a failover's
+// step (stop-io, promote, demote, repoint) away from the primary this
+// sentinel believes in: a failover began and is not committed.
+func (m *clusterMonitor) pendingFailover() (quorum.Intent, bool) {
+	if m.ag == nil {
 		return quorum.Intent{}, false
 	}
 	it, ok := m.ag.LastIntent()
-	if !ok || it.Step == promote.StepStopIO || !slices.Contains(failoverIntentSteps, it.Step) || it.OldPrimary != m.primary() {
+	if !ok || !slices.Contains(failoverIntentSteps, it.Step) || it.OldPrimary != m.primary() {
 		return quorum.Intent{}, false
 	}
 	return it, true
+}
+
+// pendingPromotion is a pending MySQL failover past its stop-io: the
+// target may be a writable primary already.
+func (m *clusterMonitor) pendingPromotion() (quorum.Intent, bool) {
+	it, ok := m.pendingFailover()
+	if !ok || m.kind != probe.KindMySQL || it.Step == promote.StepStopIO {
+		return quorum.Intent{}, false
+	}
+	return it, true
+}
+
+// maxObservationAge is how old a probe may be and still speak for an
+// instance's state (ranking, the zero-loss claim).
+func (m *clusterMonitor) maxObservationAge() time.Duration {
+	return 2*m.detector.MinDownAfter + m.detector.Interval
 }
 
 // replicating counts the instances whose last answer says they replicate
@@ -675,7 +691,7 @@ func (m *clusterMonitor) replicating() int {
 func (m *clusterMonitor) zeroLoss(now time.Time) promote.Claim {
 	var f *probe.MySQLFacts
 	if p := m.instances[m.primary()]; p != nil && p.lastReachable != nil {
-		if age, limit := now.Sub(p.lastReachable.At), 2*m.detector.MinDownAfter+m.detector.Interval; m.kind == probe.KindMySQL && age > limit {
+		if age, limit := now.Sub(p.lastReachable.At), m.maxObservationAge(); m.kind == probe.KindMySQL && age > limit {
 			return promote.Claim{Why: fmt.Sprintf("the primary's replication settings were last read %v ago (more than %v): unknown now",
 				age.Round(time.Millisecond), limit)}
 		}
@@ -729,7 +745,7 @@ func (m *clusterMonitor) publish(now time.Time) {
 		if until, ok := m.pausedUntil(); ok && wallNow().Before(until) {
 			v.PausedUntil = &until
 		}
-		if it, ok := m.ag.LastIntent(); ok && slices.Contains(failoverIntentSteps, it.Step) && it.OldPrimary == m.primary() {
+		if it, ok := m.pendingFailover(); ok {
 			v.PendingFailover = &it
 		}
 	}

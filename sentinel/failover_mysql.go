@@ -399,18 +399,7 @@ func (x *executor) recheck(ctx context.Context, j *mysqlJob, cur string, stopped
 		}
 		return rk.Chosen, rk.Why
 	}
-	lacks := ""
-	for _, v := range rk.Verdicts {
-		switch {
-		case v.Address != cur:
-		case strings.HasPrefix(v.Reason, "lacks "):
-			lacks = strings.TrimPrefix(v.Reason, "lacks ")
-		case v.Exclusion != promote.NotExcluded:
-			// Excluded for another reason than data (priority 0, stale,
-			// errant, threads broken): never compared with the others.
-			lacks = "unknown: it was not compared with the other replicas (" + v.Reason + ")"
-		}
-	}
+	lacks := lacksOf(rk, cur)
 	if lacks != "" && lacks != j.acceptedLacks {
 		// The operator accepted losing what the dry run showed, not more.
 		return "", fmt.Sprintf("the operator's choice %s lacks %s since the IO threads stopped (when planned: %s): "+
@@ -478,17 +467,18 @@ func (x *executor) catchUp(ctx context.Context, j *mysqlJob, cur string) error {
 // failover failed before its promote intent, so a failed step leaves the
 // cluster writable where it was (DESIGN.md §6.1; docs/design.md §9.33).
 //
-// Only an old primary this failover reached and fenced is given back: it
-// is alive, it has every commit it acknowledged, and it accepts writes
-// again once its replicas receive again. So first the replicas whose IO
-// thread this failover stopped (and that ran before it) start receiving
-// again (a semi-sync primary with wait_no_slave needs their
-// acknowledgements), then read_only=OFF on the old primary. Nothing was
-// promoted, so no other node is writable and nothing is lost; what the
-// fence ended unacknowledged on the old primary reaches the replicas.
+// Only a live old primary is given back: one this failover fenced, or
+// one that answers now. It has every commit it acknowledged, and accepts
+// writes again once its replicas receive again. So first the replicas
+// whose IO thread this failover stopped (and that ran before it) start
+// receiving again (a semi-sync primary with wait_no_slave needs their
+// acknowledgements), then read_only=OFF if this failover fenced it
+// (giveBack). Nothing was promoted, so no other node is writable and
+// nothing is lost; what the fence ended unacknowledged on the old primary
+// reaches the replicas.
 //
-// An old primary that did not answer the fence is left alone, and so are
-// the IO threads: in GTID mode START SLAVE IO_THREAD discards the relay
+// An old primary that does not answer is left alone, and so are the IO
+// threads: in GTID mode START SLAVE IO_THREAD discards the relay
 // log and fetches again from the applier's position (measured on MariaDB
 // 10.11), so on a replica whose applier lags, received and acknowledged
 // transactions whose only other copy was on a dead primary would be lost,
@@ -525,29 +515,7 @@ func (x *executor) undoMySQLDetach(ctx context.Context, j *mysqlJob, stopped []s
 	}
 	it := &quorum.Intent{Step: promote.StepUndo, Target: p.OldPrimary, OldPrimary: p.OldPrimary}
 	err := x.step(ctx, promote.StepUndo, targets, undoDeadline, it, func(ctx context.Context) error {
-		// The old primary's state now: it must still answer, and hold
-		// everything the replicas received (a restart discards their relay
-		// logs; resumeIO checks each).
-		pp, err := x.mnode(p.OldPrimary).Position(ctx)
-		if err != nil {
-			return err
-		}
-		primary := positionFacts(pp)
-		var wg sync.WaitGroup
-		errs := make([]error, len(restart))
-		for i, a := range restart {
-			wg.Go(func() { errs[i] = x.resumeIO(ctx, a, primary) })
-		}
-		wg.Wait()
-		for _, e := range errs {
-			if errors.Is(e, errPrimaryLacks) {
-				return errors.Join(errs...) // not unfenced: it lacks what a replica has
-			}
-		}
-		if unfence {
-			errs = append(errs, x.mnode(p.OldPrimary).Unfence(ctx))
-		}
-		return errors.Join(errs...)
+		return x.giveBack(ctx, p.OldPrimary, restart, unfence)
 	})
 	left := slices.DeleteFunc(slices.Clone(stopped), func(a string) bool { return slices.Contains(restart, a) })
 	if err != nil {
@@ -565,6 +533,70 @@ func (x *executor) undoMySQLDetach(ctx context.Context, j *mysqlJob, stopped []s
 		why += "; " + strings.Join(left, ", ") + " had the IO thread stopped before the failover and keep it so"
 	}
 	return why + ")"
+}
+
+// giveBack gives primary back its replicas after a failover detached
+// them and went no further (both undos: the executor's and the steward's
+// undo-detach): each replica whose IO thread is stopped cleanly receives
+// again, if primary holds everything it received (resumeIO), then
+// read_only=OFF on primary when unfence. A replica that received what
+// primary lacks keeps its relay log, and primary is not unfenced: a
+// person decides. Another replica's failure does not keep primary fenced:
+// with wait_no_slave its commits stall until one receives; none is lost.
+func (x *executor) giveBack(ctx context.Context, primary string, replicas []string, unfence bool) error {
+	pp, err := x.mnode(primary).Position(ctx) // it must still answer
+	if err != nil {
+		return err
+	}
+	facts := positionFacts(pp)
+	var wg sync.WaitGroup
+	errs := make([]error, len(replicas))
+	for i, a := range replicas {
+		wg.Go(func() { errs[i] = x.resumeIO(ctx, a, facts) })
+	}
+	wg.Wait()
+	for _, e := range errs {
+		if errors.Is(e, errPrimaryLacks) {
+			return errors.Join(errs...)
+		}
+	}
+	if unfence {
+		if err := x.mfirst(ctx, primary); err != nil {
+			return errors.Join(append(errs, err)...)
+		}
+		errs = append(errs, x.mnode(primary).Unfence(ctx))
+	}
+	return errors.Join(errs...)
+}
+
+// errPrimaryLacks: a replica received what its primary lacks.
+var errPrimaryLacks = errors.New("the primary lacks what the replica received")
+
+// resumeIO starts a MySQL replica's IO thread if it is stopped cleanly (no
+// receiver error: a failover stopped it), read when the step runs, and
+// only if primary has everything it received (the restart discards its
+// relay log).
+func (x *executor) resumeIO(ctx context.Context, addr string, primary *probe.MySQLFacts) error {
+	if err := x.mfirst(ctx, addr); err != nil {
+		return err
+	}
+	p, err := x.mnode(addr).Position(ctx)
+	if err != nil {
+		return err
+	}
+	if ch, ok := p.Channel(); !ok || ch.IO != probe.IOStopped || ch.LastIOErrno != 0 {
+		return nil
+	}
+	beyond, err := promote.ReceivedBeyond(positionFacts(p), primary)
+	switch {
+	case err != nil:
+		return fmt.Errorf("compare what %s received with its primary: %w", addr, err)
+	case beyond != "":
+		x.m.log.Error("undo: a replica received transactions its primary lacks: its IO thread stays stopped, keeping them, and the primary is not unfenced (a person decides: runbook PrimaryReadOnly)",
+			"instance", addr, "missing_on_primary", beyond)
+		return fmt.Errorf("%s received %s: %w", addr, beyond, errPrimaryLacks)
+	}
+	return x.mnode(addr).StartIOThread(ctx)
 }
 
 // answers says whether a MySQL node answers its admin session now, within

@@ -104,8 +104,8 @@ func (d *Daemon) InstanceAction(ctx context.Context, cluster, instance, action s
 		return InstanceOutcome{}, fmt.Errorf("%w: a failover of %s by %s at epoch %d is not finished (its %s intent moves the primary from %s to %s): %s",
 			ErrRefused, cluster, pf.Holder, pf.Epoch, pf.Step, pf.OldPrimary, pf.Target, pendingAdvice(cluster, *pf))
 	}
-	if !m.opBusy.CompareAndSwap(false, true) {
-		return InstanceOutcome{}, fmt.Errorf("%w: another operator action on %s runs on this sentinel: wait for it to end", ErrRefused, cluster)
+	if err := m.beginOp(); err != nil {
+		return InstanceOutcome{}, err
 	}
 	defer m.opBusy.Store(false)
 	out := InstanceOutcome{Cluster: cluster, Instance: instance, Action: string(act), Primary: v.Primary}

@@ -164,6 +164,15 @@ func (m *clusterMonitor) overrides(j *failoverJob, to string, now time.Time) []s
 	return out
 }
 
+// beginOp takes this sentinel's one operator action slot (opBusy); the
+// caller ends it with m.opBusy.Store(false).
+func (m *clusterMonitor) beginOp() error {
+	if !m.opBusy.CompareAndSwap(false, true) {
+		return fmt.Errorf("%w: another operator action on %s runs on this sentinel: wait for it to end", ErrRefused, m.cfg.Name)
+	}
+	return nil
+}
+
 // liveFailoverCost says what a forced failover of a primary that answers
 // costs, by kind: a Redis primary's unreplicated acknowledged writes are
 // lost; a semi-sync MySQL primary acknowledged nothing a replica lacks
@@ -257,8 +266,8 @@ func (d *Daemon) Failover(ctx context.Context, cluster, to string) (FailoverOutc
 	if err != nil {
 		return FailoverOutcome{}, err
 	}
-	if !m.opBusy.CompareAndSwap(false, true) {
-		return FailoverOutcome{Cluster: cluster}, fmt.Errorf("%w: another operator action on %s runs on this sentinel: wait for it to end", ErrRefused, cluster)
+	if err := m.beginOp(); err != nil {
+		return FailoverOutcome{Cluster: cluster}, err
 	}
 	defer m.opBusy.Store(false)
 	if err := m.operatorLease(ctx, true); err != nil {
@@ -296,8 +305,8 @@ func (d *Daemon) Pause(ctx context.Context, cluster string, until time.Time) (ui
 	if err != nil {
 		return 0, err
 	}
-	if !m.opBusy.CompareAndSwap(false, true) {
-		return 0, fmt.Errorf("%w: another operator action on %s runs on this sentinel: wait for it to end", ErrRefused, cluster)
+	if err := m.beginOp(); err != nil {
+		return 0, err
 	}
 	defer m.opBusy.Store(false)
 	if err := m.operatorLease(ctx, false); err != nil {

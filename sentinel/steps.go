@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -300,8 +299,8 @@ func (m *clusterMonitor) pendingFailoverRefuses(it *quorum.Intent) error {
 	if it == nil || !strings.HasPrefix(it.Step, "operator-") {
 		return nil
 	}
-	last, ok := m.ag.LastIntent()
-	if !ok || !slices.Contains(failoverIntentSteps, last.Step) || last.OldPrimary != m.primary() {
+	last, ok := m.pendingFailover()
+	if !ok {
 		return nil
 	}
 	return fmt.Errorf("%w: a failover of %s by %s at epoch %d is not finished (its %s intent moves the primary from %s to %s): %s",

@@ -2,13 +2,11 @@ package sentinel
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"maps"
 	"net"
 	"slices"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/imsentinel/imsentinel/probe"
@@ -127,34 +125,7 @@ func (x *executor) repair(ctx context.Context, j *stewardJob, c *promote.Committ
 	case promote.RepairUndoDetach:
 		it := &quorum.Intent{Step: promote.StepUndo, Target: r.Target, OldPrimary: r.Target}
 		return x.step(ctx, promote.StepUndo, append(slices.Clone(r.Replicas), r.Target), undoDeadline, it, func(ctx context.Context) error {
-			// The primary's state first: a replica that received what it
-			// lacks (it lost its binlog tail, or restarted empty) keeps its
-			// relay log, and the primary stays as it is, for a person.
-			if err := x.mfirst(ctx, r.Target); err != nil {
-				return err
-			}
-			pp, err := x.mnode(r.Target).Position(ctx)
-			if err != nil {
-				return err
-			}
-			primary := positionFacts(pp)
-			var wg sync.WaitGroup
-			errs := make([]error, len(r.Replicas))
-			for i, a := range r.Replicas {
-				wg.Go(func() { errs[i] = x.resumeIO(ctx, a, primary) })
-			}
-			wg.Wait()
-			for _, e := range errs {
-				if errors.Is(e, errPrimaryLacks) {
-					return errors.Join(errs...) // not unfenced: it lacks what a replica has
-				}
-			}
-			if r.Unfence {
-				// Unfenced even if a replica failed: with wait_no_slave its
-				// commits stall until one receives; they are not lost.
-				errs = append(errs, x.mnode(r.Target).Unfence(ctx))
-			}
-			return errors.Join(errs...)
+			return x.giveBack(ctx, r.Target, r.Replicas, r.Unfence)
 		})
 
 	case promote.RepairFenceErrant:
@@ -211,34 +182,4 @@ func (x *executor) writeRoute(ctx context.Context, c promote.Committed, reason s
 		}
 		return nil
 	})
-}
-
-// errPrimaryLacks: a replica received what its primary lacks.
-var errPrimaryLacks = errors.New("the primary lacks what the replica received")
-
-// resumeIO starts a MySQL replica's IO thread if it is stopped cleanly (no
-// receiver error: a failover stopped it), read when the step runs, and
-// only if primary has everything it received (the restart discards its
-// relay log).
-func (x *executor) resumeIO(ctx context.Context, addr string, primary *probe.MySQLFacts) error {
-	if err := x.mfirst(ctx, addr); err != nil {
-		return err
-	}
-	p, err := x.mnode(addr).Position(ctx)
-	if err != nil {
-		return err
-	}
-	if ch, ok := p.Channel(); !ok || ch.IO != probe.IOStopped || ch.LastIOErrno != 0 {
-		return nil
-	}
-	beyond, err := promote.ReceivedBeyond(positionFacts(p), primary)
-	switch {
-	case err != nil:
-		return fmt.Errorf("compare what %s received with its primary: %w", addr, err)
-	case beyond != "":
-		x.m.log.Error("undo: a replica received transactions its primary lacks: its IO thread stays stopped, keeping them, and the primary is not unfenced (a person decides: runbook PrimaryReadOnly)",
-			"instance", addr, "missing_on_primary", beyond)
-		return fmt.Errorf("%s received %s: %w", addr, beyond, errPrimaryLacks)
-	}
-	return x.mnode(addr).StartIOThread(ctx)
 }

@@ -196,7 +196,7 @@ func (m *clusterMonitor) stewardInput() promote.StewardInput {
 	if sf := m.cfg.SelfFence; sf.Enabled {
 		in.SelfFence = promote.SelfFence{MinReplicas: sf.MinReplicas, MaxLag: sf.MaxLag}
 	}
-	if it, ok := m.ag.LastIntent(); ok && it.Step == promote.StepStopIO && it.OldPrimary == c.Primary {
+	if it, ok := m.pendingFailover(); ok && it.Step == promote.StepStopIO {
 		in.Detached = it.OldPrimary
 	}
 	if it, ok := m.pendingPromotion(); ok {
@@ -335,7 +335,7 @@ func (m *clusterMonitor) planFailover(now time.Time, l quorum.Lease, to string) 
 	old := m.primary()
 	oldIn := m.instances[old]
 	in := promote.RankInput{Cluster: m.cfg.Name, OldPrimary: old, OldLineage: m.lineage, AddressMap: m.addrMap,
-		Limits: promote.Limits{DownAfter: m.detector.DownAfter, MaxObservationAge: 2*m.detector.MinDownAfter + m.detector.Interval}}
+		Limits: promote.Limits{DownAfter: m.detector.DownAfter, MaxObservationAge: m.maxObservationAge()}}
 	if oldIn != nil && oldIn.sdown {
 		in.Limits.PrimaryDownSince = oldIn.sdownSince
 	}
@@ -545,7 +545,7 @@ func (m *clusterMonitor) startMySQLFailover(now time.Time, l quorum.Lease) {
 func (m *clusterMonitor) planMySQLFailover(now time.Time, l quorum.Lease, to string) (*mysqlJob, string) {
 	old := m.primary()
 	in := promote.MySQLRankInput{Cluster: m.cfg.Name, OldPrimary: old, AddressMap: m.addrMap,
-		MaxObservationAge: 2*m.detector.MinDownAfter + m.detector.Interval, MaxBroken: m.detector.DownAfter}
+		MaxObservationAge: m.maxObservationAge(), MaxBroken: m.detector.DownAfter}
 	var semi bool
 	var semiTO time.Duration
 	var oldFacts *probe.MySQLFacts
@@ -571,16 +571,7 @@ func (m *clusterMonitor) planMySQLFailover(now time.Time, l quorum.Lease, to str
 		if why := m.operatorChoice(&rk, old, to); why != "" {
 			return nil, why
 		}
-		forced = to
-		for _, v := range rk.Verdicts {
-			switch {
-			case v.Address != to:
-			case strings.HasPrefix(v.Reason, "lacks "):
-				accepted = strings.TrimPrefix(v.Reason, "lacks ") // the dry run showed it
-			case v.Exclusion != promote.NotExcluded:
-				accepted = "unknown: it was not compared with the other replicas (" + v.Reason + ")"
-			}
-		}
+		forced, accepted = to, lacksOf(rk, to) // the dry run showed it
 	}
 	if rk.Chosen == "" {
 		return nil, rk.Why
@@ -598,7 +589,7 @@ func (m *clusterMonitor) planMySQLFailover(now time.Time, l quorum.Lease, to str
 	j := &mysqlJob{failoverJob: failoverJob{epoch: l.Epoch, reason: l.Reason, ranking: rk, plan: plan, rollFrom: roll,
 		reachable: reachable, atRisk: unreachable, deadlines: d, lease: lease},
 		semi: semi, semiTO: semiTO, catchUp: st.CatchUp, heartbeat: m.cfg.Heartbeat.Period,
-		claim: promote.ZeroLossClaim(m.kind, oldFacts, m.replicating()), old: oldFacts, oldSeen: oldSeen, ioWasStopped: m.ioStoppedBefore(old, append([]string{rk.Chosen}, reachable...)),
+		claim: promote.ZeroLossClaim(m.kind, oldFacts, m.replicating()), old: oldFacts, oldSeen: oldSeen, ioWasStopped: m.ioStoppedBefore(append([]string{rk.Chosen}, reachable...)),
 		rankIn: in, forcedTo: forced, acceptedLacks: accepted}
 	if j.semi && j.semiTO <= 0 {
 		j.semiTO = 24 * time.Hour // unknown: very long, as §6.2 wants
@@ -607,13 +598,29 @@ func (m *clusterMonitor) planMySQLFailover(now time.Time, l quorum.Lease, to str
 	return j, ""
 }
 
+// lacksOf says what the ranking found addr lacks of what other replicas
+// received: "" when nothing, "unknown: …" when it was excluded for
+// another reason than data and never compared.
+func lacksOf(rk promote.Ranking, addr string) string {
+	for _, v := range rk.Verdicts {
+		switch {
+		case v.Address != addr:
+		case strings.HasPrefix(v.Reason, "lacks "):
+			return strings.TrimPrefix(v.Reason, "lacks ")
+		case v.Exclusion != promote.NotExcluded:
+			return "unknown: it was not compared with the other replicas (" + v.Reason + ")"
+		}
+	}
+	return ""
+}
+
 // ioStoppedBefore names those of addrs whose replication IO thread was
 // stopped at their last probe (not connecting or running), by someone
 // else than a failover: none while the fleet's last intent is an earlier
 // failover's stop-io away from old (it stopped them; an undo restarts
 // them).
-func (m *clusterMonitor) ioStoppedBefore(old string, addrs []string) map[string]bool {
-	if it, ok := m.ag.LastIntent(); ok && it.Step == promote.StepStopIO && it.OldPrimary == old {
+func (m *clusterMonitor) ioStoppedBefore(addrs []string) map[string]bool {
+	if it, ok := m.pendingFailover(); ok && it.Step == promote.StepStopIO {
 		return nil
 	}
 	out := map[string]bool{}

@@ -49,22 +49,19 @@ type sqlWriter struct {
 	res resolver
 
 	record  // its mu guards the fields below too
-	addr    string
-	left    map[string]bool
 	targets map[string]*sqlTarget
 	seq     int64
 	failed  int
 	unknown []int64  // sequence numbers whose outcome is unknown
 	why     []string // the first unknownSample of their errors, "seq: err"
 
-	stop   chan struct{}
 	wg     sync.WaitGroup
 	halted sync.Once
 }
 
 // startSQLWriter starts a writer that follows res.
 func startSQLWriter(res resolver) *sqlWriter {
-	w := &sqlWriter{res: res, left: map[string]bool{}, targets: map[string]*sqlTarget{}, stop: make(chan struct{})}
+	w := &sqlWriter{res: res, record: newRecord(), targets: map[string]*sqlTarget{}}
 	w.wg.Go(w.follow)
 	w.wg.Go(w.run)
 	return w
@@ -87,39 +84,15 @@ func (w *sqlWriter) halt() {
 	})
 }
 
-func (w *sqlWriter) stopped(pause time.Duration) bool {
-	select {
-	case <-w.stop:
-		return true
-	case <-time.After(pause):
-		return false
-	}
-}
-
-// follow asks the resolver every resolvePause and moves on a new answer.
+// follow asks the resolver every resolvePause and moves on a new answer,
+// cancelling the inserts on the node it leaves (one stuck there breaks;
+// the pool is closed by halt).
 func (w *sqlWriter) follow() {
-	for !w.stopped(resolvePause) {
-		ctx, cancel := context.WithTimeout(context.Background(), askTimeout)
-		answers := w.res.ask(ctx)
-		cancel()
-		now := time.Now()
-		w.mu.Lock()
-		for _, a := range answers {
-			if a == "" || a == w.addr || w.left[a] {
-				continue
-			}
-			if w.addr != "" {
-				w.left[w.addr] = true
-				w.moves = append(w.moves, move{From: w.addr, To: a, At: now})
-				if t, ok := w.targets[w.addr]; ok {
-					t.cancel() // breaks an insert stuck on the old node; the pool is closed by halt
-				}
-			}
-			w.addr = a
-			break
+	w.record.follow(w.res, func(old string) {
+		if t, ok := w.targets[old]; ok {
+			t.cancel()
 		}
-		w.mu.Unlock()
-	}
+	})
 }
 
 // target is where the next insert goes ("" and nil: no primary known yet).

@@ -137,15 +137,12 @@ type writer struct {
 	res    resolver // nil: pinned to addr
 
 	record  // its mu guards the fields below too
-	addr    string
-	left    map[string]bool
 	clients map[string]*redis.Client
 	seq     int64
 	setOK   []write // SET answered OK, whatever WAIT said
 	failed  int
 	unknown int
 
-	stop   chan struct{}
 	wg     sync.WaitGroup
 	halted sync.Once
 }
@@ -166,8 +163,9 @@ func startStaleWriter(prefix, addr string) *writer {
 }
 
 func newWriter(prefix string, res resolver, addr string) *writer {
-	return &writer{prefix: prefix, res: res, addr: addr, left: map[string]bool{},
-		clients: map[string]*redis.Client{}, stop: make(chan struct{})}
+	w := &writer{prefix: prefix, res: res, record: newRecord(), clients: map[string]*redis.Client{}}
+	w.addr = addr
+	return w
 }
 
 // halt stops the writer and waits for its goroutines; it closes its
@@ -188,40 +186,16 @@ func (w *writer) halt() {
 	})
 }
 
-func (w *writer) stopped(pause time.Duration) bool {
-	select {
-	case <-w.stop:
-		return true
-	case <-time.After(pause):
-		return false
-	}
-}
-
-// follow asks the resolver every resolvePause and moves on a new answer.
+// follow asks the resolver every resolvePause and moves on a new answer,
+// closing the client of the node it leaves (which breaks a write stuck
+// there).
 func (w *writer) follow() {
-	for !w.stopped(resolvePause) {
-		ctx, cancel := context.WithTimeout(context.Background(), askTimeout)
-		answers := w.res.ask(ctx)
-		cancel()
-		now := time.Now()
-		w.mu.Lock()
-		for _, a := range answers {
-			if a == "" || a == w.addr || w.left[a] {
-				continue
-			}
-			if w.addr != "" {
-				w.left[w.addr] = true
-				w.moves = append(w.moves, move{From: w.addr, To: a, At: now})
-				if c, ok := w.clients[w.addr]; ok {
-					_ = c.Close() // breaks a write stuck on the old node
-					delete(w.clients, w.addr)
-				}
-			}
-			w.addr = a
-			break
+	w.record.follow(w.res, func(old string) {
+		if c, ok := w.clients[old]; ok {
+			_ = c.Close()
+			delete(w.clients, old)
 		}
-		w.mu.Unlock()
-	}
+	})
 }
 
 // target is where the next write goes and its client (nil: no primary
@@ -304,12 +278,54 @@ func refused(err error) bool {
 	return strings.Contains(err.Error(), "connection refused")
 }
 
-// record is what a writer (Redis or SQL) learned: the writes acknowledged
-// and where it moved. mu guards them and the writer's own fields.
+// record is what a writer (Redis or SQL) follows and learned: the node it
+// writes to, those it left, where it moved and the writes acknowledged.
+// mu guards them and the writer's own fields; stop ends the writer.
 type record struct {
 	mu    sync.Mutex
+	addr  string // "" while no primary is known
+	left  map[string]bool
 	moves []move
 	acked []write
+	stop  chan struct{}
+}
+
+func newRecord() record { return record{left: map[string]bool{}, stop: make(chan struct{})} }
+
+// stopped waits pause, or less if the writer halts: true once it halted.
+func (r *record) stopped(pause time.Duration) bool {
+	select {
+	case <-r.stop:
+		return true
+	case <-time.After(pause):
+		return false
+	}
+}
+
+// follow asks res every resolvePause and moves to a new answer (never
+// back to a node it left); leave is called, under mu, with the node it
+// leaves.
+func (r *record) follow(res resolver, leave func(old string)) {
+	for !r.stopped(resolvePause) {
+		ctx, cancel := context.WithTimeout(context.Background(), askTimeout)
+		answers := res.ask(ctx)
+		cancel()
+		now := time.Now()
+		r.mu.Lock()
+		for _, a := range answers {
+			if a == "" || a == r.addr || r.left[a] {
+				continue
+			}
+			if r.addr != "" {
+				r.left[r.addr] = true
+				r.moves = append(r.moves, move{From: r.addr, To: a, At: now})
+				leave(r.addr)
+			}
+			r.addr = a
+			break
+		}
+		r.mu.Unlock()
+	}
 }
 
 // ackedOn counts the writes addr acknowledged.
